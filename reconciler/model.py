@@ -1,0 +1,127 @@
+"""The vendor-neutral NodePool model shared by desired state, live state and drivers.
+
+Every field is optional: ``None`` means "unset / no opinion", distinct from a zero value.
+Field names in files and plans are the camelCase names in ``FIELD_NAMES``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+OWNER_TAG_KEY = "managed-by"
+OWNER_TAG_VALUE = "reconciler"
+POOL_LABEL = "kompox.dev/node-pool"
+ZONE_LABEL = "kompox.dev/node-zone"
+DRIVER_LABELS = (POOL_LABEL, ZONE_LABEL)
+
+
+@dataclass(frozen=True)
+class Autoscaling:
+    """Autoscaler settings; when enabled, ``desired`` is ignored."""
+
+    enabled: bool | None = None
+    min: int | None = None
+    max: int | None = None
+    desired: int | None = None
+
+
+@dataclass(frozen=True)
+class PoolStatus:
+    """Read-only runtime status reported by the provider."""
+
+    provisioning_state: str | None = None
+    current_node_count: int | None = None
+
+
+@dataclass(frozen=True)
+class NodePool:
+    """One node pool, in the model's terms (see CONTRACT.md).
+
+    ``managed`` is the provider-side ownership marker (AKS: tag ``managed-by=reconciler``)
+    and ``etag`` the provider's optimistic-concurrency token; both are read from the
+    provider, never written in a desired-state file.
+    """
+
+    name: str | None = None
+    provider_name: str | None = None
+    mode: str | None = None
+    labels: dict[str, str] | None = None
+    zones: tuple[str, ...] | None = None
+    instance_type: str | None = None
+    os_disk_type: str | None = None
+    os_disk_size_gib: int | None = None
+    priority: str | None = None
+    autoscaling: Autoscaling | None = None
+    status: PoolStatus | None = None
+    extensions: dict[str, dict[str, Any]] | None = None
+    managed: bool | None = None
+    etag: str | None = field(default=None, compare=False)
+
+
+# Model attribute -> field name used in files, plans and messages.
+FIELD_NAMES: dict[str, str] = {
+    "name": "name",
+    "provider_name": "providerName",
+    "mode": "mode",
+    "labels": "labels",
+    "zones": "zones",
+    "instance_type": "instanceType",
+    "os_disk_type": "osDiskType",
+    "os_disk_size_gib": "osDiskSizeGiB",
+    "priority": "priority",
+    "autoscaling": "autoscaling",
+    "status": "status",
+    "extensions": "extensions",
+}
+ATTRIBUTES: dict[str, str] = {v: k for k, v in FIELD_NAMES.items()}
+
+
+def pool_to_dict(pool: NodePool, *, include_status: bool = True) -> dict[str, Any]:
+    """The pool as a camelCase mapping of its set fields (for JSON, YAML and diffs)."""
+    out: dict[str, Any] = {}
+    for attr, key in FIELD_NAMES.items():
+        value = getattr(pool, attr)
+        if value is None or (key == "status" and not include_status):
+            continue
+        if isinstance(value, Autoscaling):
+            value = {f.name: getattr(value, f.name) for f in fields(value)
+                     if getattr(value, f.name) is not None}
+        elif isinstance(value, PoolStatus):
+            value = {"provisioningState": value.provisioning_state,
+                     "currentNodeCount": value.current_node_count}
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[key] = value
+    return out
+
+
+def pool_from_dict(raw: dict[str, Any]) -> NodePool:
+    """Build a NodePool from a camelCase mapping (a validated desired-state entry)."""
+    kwargs: dict[str, Any] = {}
+    for key, value in raw.items():
+        attr = ATTRIBUTES.get(key)
+        if attr is None or attr == "status":
+            continue
+        if attr == "autoscaling":
+            value = Autoscaling(**{k: v for k, v in value.items()
+                                   if k in ("enabled", "min", "max", "desired")})
+        elif attr == "zones":
+            value = tuple(str(z) for z in value)
+        elif attr in ("labels",):
+            value = {str(k): str(v) for k, v in value.items()}
+        elif attr == "extensions":
+            value = _plain(value)
+        elif attr in ("mode", "priority"):
+            value = str(value).lower()
+        kwargs[attr] = value
+    return NodePool(**kwargs)
+
+
+def _plain(value: Any) -> Any:
+    """Deep-copy YAML containers into plain dicts and lists."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
