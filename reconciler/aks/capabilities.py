@@ -1,0 +1,40 @@
+"""What the planner may know about AKS agent pools before any write (CONTRACT.md table)."""
+
+from __future__ import annotations
+
+from reconciler.providers.base import Capabilities
+
+# Agent pool names: the 2026-08-01 spec's pattern; Windows pools are further capped at 6.
+NAME_PATTERN = r"^[a-z][a-z0-9]{0,11}$"
+NAME_RULE = (
+    "lowercase letter first, then up to 11 lowercase letters or digits; "
+    "Windows pools at most 6 characters"
+)
+WINDOWS_NAME_MAX = 6
+MAX_POOLS = 100
+RESERVED_LABEL_PREFIXES = ("kompox.dev/", "kubernetes.azure.com/")
+
+# Plan field paths that AKS refuses to change on an existing pool.
+IMMUTABLE_FIELDS = frozenset({
+    "instanceType",
+    "osDiskType",
+    "osDiskSizeGiB",
+    "priority",
+    "zones",
+    "extensions.aks.maxPods",
+    "extensions.aks.osType",
+    "extensions.aks.spotMaxPrice",
+    "extensions.aks.scaleSetEvictionPolicy",
+})
+
+
+def aks_capabilities(location: str | None) -> Capabilities:
+    """The AKS rules shared by the ``aks`` and ``local`` providers."""
+    return Capabilities(
+        immutable_fields=IMMUTABLE_FIELDS,
+        name_pattern=NAME_PATTERN,
+        name_rule=NAME_RULE,
+        max_pools=MAX_POOLS,
+        location=location,
+        reserved_label_prefixes=RESERVED_LABEL_PREFIXES,
+    )

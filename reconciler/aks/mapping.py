@@ -1,0 +1,219 @@
+"""Pure conversions between the NodePool model and ARM agentPool JSON (REST shape).
+
+``pool_from_arm`` reads a listed pool; ``arm_for_create`` and ``arm_for_update`` build
+PUT bodies (``{"properties": {...}}``). No I/O: the ``aks`` driver, the ``local``
+provider and tests all share these.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from reconciler.model import (
+    OWNER_TAG_KEY,
+    OWNER_TAG_VALUE,
+    POOL_LABEL,
+    ZONE_LABEL,
+    Autoscaling,
+    NodePool,
+    PoolStatus,
+)
+from reconciler.zones import normalize_zones, to_provider_zone
+
+AKS_EXTENSION_KEYS = (
+    "nodeTaints", "tags", "orchestratorVersion", "maxPods", "osType", "osSKU",
+    "spotMaxPrice", "scaleSetEvictionPolicy", "upgradeSettings",
+)
+SERVER_LABEL_PREFIX = "kubernetes.azure.com/"
+DRIVER_LABEL_PREFIX = "kompox.dev/"
+SPOT_LABEL = ("kubernetes.azure.com/scalesetpriority", "spot")
+SPOT_TAINT = "kubernetes.azure.com/scalesetpriority=spot:NoSchedule"
+# Server-owned properties: never sent back (nodeImageVersion would trigger a rollback).
+READ_ONLY_PROPERTIES = (
+    "provisioningState", "eTag", "currentOrchestratorVersion", "nodeImageVersion", "status",
+)
+# Writable, but only sent when a patch asks for it (echoing it back could restart a pool).
+SEND_WHEN_SET = ("powerState",)
+MODES = {"system": "System", "user": "User"}
+PRIORITIES = {"regular": "Regular", "spot": "Spot"}
+
+
+def pool_from_arm(raw: dict[str, Any], location: str | None) -> NodePool:
+    """A listed ARM agent pool in the model's terms (zones in ``<location>-<n>`` form)."""
+    props = raw.get("properties") or {}
+    tags = dict(props.get("tags") or {})
+    owner = tags.pop(OWNER_TAG_KEY, None)
+    priority = props.get("scaleSetPriority")
+    return NodePool(
+        name=raw.get("name"),
+        provider_name=raw.get("name"),
+        mode=props["mode"].lower() if props.get("mode") else None,
+        labels=dict(props.get("nodeLabels") or {}),
+        zones=normalize_zones(props.get("availabilityZones") or (), location),
+        instance_type=props.get("vmSize"),
+        os_disk_type=props.get("osDiskType"),
+        os_disk_size_gib=props.get("osDiskSizeGB"),
+        priority=priority.lower() if priority else "regular",
+        autoscaling=Autoscaling(
+            enabled=bool(props.get("enableAutoScaling") or False),
+            min=props.get("minCount"), max=props.get("maxCount"), desired=props.get("count"),
+        ),
+        status=PoolStatus(props.get("provisioningState"), props.get("count")),
+        extensions=_extensions_from_arm(props, tags),
+        managed=owner == OWNER_TAG_VALUE,
+        etag=props.get("eTag"),
+    )
+
+
+def _extensions_from_arm(props: dict[str, Any], tags: dict[str, str]) -> dict | None:
+    """The AKS-only properties that are present, minus the server's spot noise."""
+    aks = {key: copy.deepcopy(props[key]) for key in AKS_EXTENSION_KEYS if key in props}
+    if "tags" in aks:
+        aks["tags"] = tags
+    if "nodeTaints" in aks:
+        aks["nodeTaints"] = [t for t in aks["nodeTaints"] or [] if t != SPOT_TAINT]
+    return {"aks": aks} if aks else None
+
+
+def arm_for_create(pool: NodePool, *, location: str | None = None) -> dict[str, Any]:
+    """The PUT body creating ``pool``, marked as owned and carrying the driver labels.
+
+    ``location`` only matters when ``pool.zones`` are in provider form (``"1"``): it
+    names the zone label value in model form.
+    """
+    props: dict[str, Any] = {}
+    _apply_patch(props, pool)
+    _apply_labels(props, pool.labels or {})
+    props.setdefault("tags", {})[OWNER_TAG_KEY] = OWNER_TAG_VALUE
+    scaling = pool.autoscaling
+    if scaling is not None and scaling.enabled and scaling.min is not None:
+        props["count"] = scaling.min  # the autoscaler starts from the floor
+    _set_driver_labels(props, pool.name, normalize_zones(pool.zones or (), location))
+    return {"properties": props}
+
+
+def arm_for_update(listed: dict[str, Any], patch: NodePool, *,
+                   location: str | None = None) -> dict[str, Any] | None:
+    """The PUT body changing only the fields set in ``patch``; None when nothing changes.
+
+    Starts from the pool as listed, so unset fields keep their live value. Read-only
+    properties are stripped. Driver labels are refreshed only when a write goes out.
+    """
+    live = {k: copy.deepcopy(v) for k, v in (listed.get("properties") or {}).items()
+            if k not in READ_ONLY_PROPERTIES and k not in SEND_WHEN_SET}
+    props = copy.deepcopy(live)
+    _apply_patch(props, patch)
+    if patch.labels is not None:
+        _apply_labels(props, patch.labels)
+    if patch.managed:
+        props.setdefault("tags", {})[OWNER_TAG_KEY] = OWNER_TAG_VALUE
+    if props == live:
+        return None
+    zones = patch.zones if patch.zones is not None else props.get("availabilityZones") or ()
+    _set_driver_labels(props, listed.get("name") or patch.name, normalize_zones(zones, location))
+    return {"properties": props}
+
+
+def _apply_patch(props: dict[str, Any], pool: NodePool) -> None:
+    """Write every set field of ``pool`` except labels into ``props``."""
+    if pool.mode is not None:
+        _put(props, "mode", MODES.get(pool.mode, pool.mode))
+    if pool.instance_type is not None:
+        _put(props, "vmSize", pool.instance_type)
+    if pool.os_disk_type is not None:
+        _put(props, "osDiskType", pool.os_disk_type)
+    if pool.os_disk_size_gib is not None:
+        _put(props, "osDiskSizeGB", pool.os_disk_size_gib)
+    if pool.priority is not None:
+        _put(props, "scaleSetPriority", PRIORITIES.get(pool.priority, pool.priority))
+    if pool.zones is not None:
+        zones = sorted({to_provider_zone(z) for z in pool.zones})
+        if set(zones) != set(props.get("availabilityZones") or ()):  # zones are a set
+            props["availabilityZones"] = zones
+    if pool.autoscaling is not None:
+        _apply_autoscaling(props, pool.autoscaling)
+    _apply_extensions(props, (pool.extensions or {}).get("aks") or {})
+
+
+def _apply_autoscaling(props: dict[str, Any], scaling: Autoscaling) -> None:
+    """enabled/min/max map to the autoscaler; desired is the count only when it is off."""
+    if scaling.enabled is not None and bool(props.get("enableAutoScaling")) != scaling.enabled:
+        props["enableAutoScaling"] = scaling.enabled  # absent already means off
+    if props.get("enableAutoScaling"):
+        if scaling.min is not None:
+            _put(props, "minCount", scaling.min)
+        if scaling.max is not None:
+            _put(props, "maxCount", scaling.max)
+        _clamp_count(props)
+        return
+    if scaling.desired is not None:
+        _put(props, "count", scaling.desired)
+    if scaling.enabled is False:
+        # Turning the autoscaler off: its bounds go away (null, so a merge clears them).
+        for key in ("minCount", "maxCount"):
+            if props.get(key) is not None:
+                props[key] = None
+
+
+def _clamp_count(props: dict[str, Any]) -> None:
+    """Keep an existing count inside new autoscaler bounds, as AKS requires."""
+    count, low, high = props.get("count"), props.get("minCount"), props.get("maxCount")
+    if count is None or low is None or high is None:
+        return
+    if not low <= count <= high:
+        props["count"] = min(max(count, low), high)
+
+
+def _apply_extensions(props: dict[str, Any], aks: dict[str, Any]) -> None:
+    """AKS-only properties; taints and tags are complete sets with server parts kept."""
+    for key in (*AKS_EXTENSION_KEYS, *SEND_WHEN_SET):
+        if key not in aks:
+            continue
+        value = copy.deepcopy(aks[key])
+        if key == "nodeTaints":
+            live = props.get("nodeTaints") or []
+            value = [t for t in value if t != SPOT_TAINT]
+            value += [SPOT_TAINT] if SPOT_TAINT in live else []
+            if set(value) == set(live):  # same taints in another order: no change
+                continue
+        elif key == "tags":
+            owner = (props.get("tags") or {}).get(OWNER_TAG_KEY)
+            value = {k: v for k, v in value.items() if k != OWNER_TAG_KEY}
+            value.update({OWNER_TAG_KEY: owner} if owner is not None else {})
+        _put(props, key, value)
+
+
+def _apply_labels(props: dict[str, Any], labels: dict[str, str]) -> None:
+    """Replace the user labels, keeping the server's and the driver's."""
+    live = props.get("nodeLabels") or {}
+    kept = {k: v for k, v in live.items()
+            if k.startswith((SERVER_LABEL_PREFIX, DRIVER_LABEL_PREFIX))}
+    user = {k: v for k, v in labels.items()
+            if not k.startswith((SERVER_LABEL_PREFIX, DRIVER_LABEL_PREFIX))}
+    _put(props, "nodeLabels", {**user, **kept})
+
+
+def _set_driver_labels(props: dict[str, Any], name: str | None, zones: tuple[str, ...]) -> None:
+    """kompox.dev/node-pool and node-zone (first of the sorted model-form zones)."""
+    labels = dict(props.get("nodeLabels") or {})
+    if name:
+        labels[POOL_LABEL] = name
+    if zones:
+        labels[ZONE_LABEL] = zones[0]
+    else:
+        labels.pop(ZONE_LABEL, None)
+    props["nodeLabels"] = labels
+
+
+def _put(props: dict[str, Any], key: str, value: Any) -> None:
+    """Set ``key`` unless the value is already there (empty and absent count as equal)."""
+    current = props.get(key)
+    if current == value or (_is_empty(current) and _is_empty(value)):
+        return
+    props[key] = value
+
+
+def _is_empty(value: Any) -> bool:
+    """None, {} and [] all mean "nothing" to AKS."""
+    return value is None or value == {} or value == []
