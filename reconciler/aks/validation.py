@@ -1,0 +1,119 @@
+"""The checks AKS makes on an agent pool PUT, raising errors worded as AKS words them.
+
+Pure functions over ARM ``properties`` dicts; ``rules.AgentPoolStore`` calls them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from reconciler.aks.capabilities import NAME_PATTERN, WINDOWS_NAME_MAX
+
+LAST_SYSTEM_POOL = "There has to be at least one system agent pool."
+MAX_COUNT = 1000
+# Properties AKS refuses to change in place; zones compare as a set.
+IMMUTABLE_PROPERTIES = (
+    "vmSize", "osDiskType", "osDiskSizeGB", "scaleSetPriority", "availabilityZones",
+    "maxPods", "osType", "spotMaxPrice", "scaleSetEvictionPolicy",
+)
+# osSKU may only move within this family.
+LINUX_SKU_FAMILY = frozenset({"Ubuntu", "AzureLinux"})
+
+
+class AksApiError(Exception):
+    """An AKS error response: HTTP status, AKS error code and message."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+    def to_body(self) -> dict[str, Any]:
+        """The ARM error envelope, as an HTTP response body."""
+        return {"error": {"code": self.code, "message": self.message}}
+
+
+def invalid(message: str) -> AksApiError:
+    """A 400 InvalidParameter error."""
+    return AksApiError(400, "InvalidParameter", message)
+
+
+def check_name(name: str, os_type: str | None) -> None:
+    """Agent pool names: the spec's pattern, and at most 6 characters for Windows."""
+    if not re.fullmatch(NAME_PATTERN, name or ""):
+        raise invalid(
+            f"The agent pool name '{name}' is invalid. Agent pool names must start with a "
+            "lowercase letter, have at most 12 characters and contain only lowercase "
+            "letters and numbers.")
+    if os_type == "Windows" and len(name) > WINDOWS_NAME_MAX:
+        raise invalid(
+            f"The agent pool name '{name}' is invalid. Windows agent pool names must have "
+            f"at most {WINDOWS_NAME_MAX} characters.")
+
+
+def check_pool(name: str, props: dict[str, Any]) -> None:
+    """Rules every stored pool satisfies: spot is User-only, counts, autoscaler bounds."""
+    system = props.get("mode") == "System"
+    if system and props.get("scaleSetPriority") == "Spot":
+        raise invalid(f"The agent pool '{name}' cannot be a Spot pool in System mode: "
+                      "Spot agent pools must be User mode pools.")
+    floor = 1 if system else 0
+    for key in ("count", "minCount", "maxCount"):
+        value = props.get(key)
+        if value is not None and not floor <= value <= MAX_COUNT:
+            kind = "System" if system else "User"
+            raise invalid(f"The value of parameter {key} is invalid: {value}. {kind} agent "
+                          f"pools allow {floor} to {MAX_COUNT} nodes.")
+    if not props.get("enableAutoScaling"):
+        return
+    low, high = props.get("minCount"), props.get("maxCount")
+    if low is None or high is None:
+        raise invalid("minCount and maxCount must be set when enableAutoScaling is true.")
+    if low > high:
+        raise invalid(f"The value of parameter minCount ({low}) must be less than or equal "
+                      f"to maxCount ({high}).")
+
+
+def check_update(live: dict[str, Any], new: dict[str, Any], defaults: dict[str, Any]) -> None:
+    """Immutable properties, osSKU family and version downgrades on an existing pool."""
+    for key in IMMUTABLE_PROPERTIES:
+        # A property the live pool never showed holds the server default.
+        before = _comparable(key, live.get(key, defaults.get(key)))
+        if before != _comparable(key, new.get(key, defaults.get(key))):
+            raise property_change(key)
+    old_sku, new_sku = live.get("osSKU"), new.get("osSKU")
+    if old_sku and new_sku != old_sku and not {old_sku, new_sku} <= LINUX_SKU_FAMILY:
+        raise property_change("osSKU")
+    old_version, new_version = live.get("orchestratorVersion"), new.get("orchestratorVersion")
+    if old_version and new_version and is_downgrade(old_version, new_version):
+        raise AksApiError(400, "OperationNotAllowed",
+                          f"Downgrading orchestratorVersion from '{old_version}' to "
+                          f"'{new_version}' is not allowed.")
+
+
+def property_change(key: str) -> AksApiError:
+    """The 400 PropertyChangeNotAllowed error AKS sends for an immutable property."""
+    message = f"Changing property '{key}' is not allowed."
+    return AksApiError(400, "PropertyChangeNotAllowed", message)
+
+
+def is_downgrade(old: str, new: str) -> bool:
+    """True when ``new`` is older, comparing only the parts both give ("1.30" ~ "1.30.2")."""
+    try:
+        old_parts = [int(p) for p in old.split(".")]
+        new_parts = [int(p) for p in new.split(".")]
+    except ValueError as exc:
+        raise invalid(f"The orchestratorVersion '{new}' is not a valid version.") from exc
+    width = min(len(old_parts), len(new_parts))
+    return new_parts[:width] < old_parts[:width]
+
+
+def _comparable(key: str, value: Any) -> Any:
+    """Normalise a property so equal settings compare equal (zones as a set, prices as floats)."""
+    if key == "availabilityZones":
+        return frozenset(str(z) for z in value or ())
+    if key == "spotMaxPrice" and value is not None:
+        return float(value)
+    return value
