@@ -1,0 +1,197 @@
+"""The embedded ``local`` provider: an AKS-like cluster simulated in a JSON state file.
+
+Every write goes through ``reconciler.aks.rules.AgentPoolStore`` and the shared mapping,
+so the local provider accepts and refuses exactly what AKS would. Settings:
+``stateFile`` (default ``.reconciler/<cluster>.json``, relative to the file's folder),
+``location`` (region for zone names) and ``operationSeconds`` (simulated write time).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import TypeVar
+
+from reconciler.aks.capabilities import aks_capabilities
+from reconciler.aks.mapping import arm_for_create, arm_for_update, pool_from_arm
+from reconciler.aks.rules import AgentPoolStore, AksApiError
+from reconciler.errors import (
+    ConflictError,
+    ProviderError,
+    ProviderValidationError,
+    StaleError,
+    ThrottledError,
+)
+from reconciler.model import NodePool
+from reconciler.providers.base import Capabilities, Cluster, Driver, ProgressCallback
+
+T = TypeVar("T")
+STATE_FORMAT = 1
+PROGRESS_TICK_SECONDS = 0.5
+
+
+class StateFile:
+    """The simulated cluster on disk: atomic replaces, one writer at a time."""
+
+    def __init__(self, path: Path, lock_timeout: float = 60.0) -> None:
+        self.path = path
+        self.lock_path = path.with_name(path.name + ".lock")
+        self.lock_timeout = lock_timeout
+
+    def read(self) -> dict[str, dict]:
+        """Agent pools by name; a missing file is an empty cluster."""
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            raise ProviderError(f"cannot read state file {self.path}: {exc}") from exc
+        try:
+            pools = json.loads(text).get("agentPools", {})
+        except (ValueError, AttributeError) as exc:
+            raise ProviderError(f"state file {self.path} is corrupt ({exc}); "
+                                "fix it or remove it to start from an empty cluster") from exc
+        if not isinstance(pools, dict) or not all(isinstance(p, dict) for p in pools.values()):
+            raise ProviderError(f"state file {self.path} is corrupt ('agentPools' is not "
+                                "an object of pools); fix it or remove it")
+        return pools
+
+    def write(self, pools: dict[str, dict]) -> None:
+        """Replace the file atomically: temp file in the same folder, fsync, rename."""
+        payload = json.dumps({"formatVersion": STATE_FORMAT, "agentPools": pools},
+                             indent=2, sort_keys=True) + "\n"
+        fd, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp",
+                                    dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(payload)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temp, self.path)
+        except BaseException:
+            with suppress(FileNotFoundError):
+                os.unlink(temp)
+            raise
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold an exclusive flock on the sibling ``.lock`` file, waiting a bounded time."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.lock_path, "a+") as handle:
+            deadline = time.monotonic() + self.lock_timeout
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise ConflictError(
+                            f"another operation holds the lock on {self.path} (waited "
+                            f"{self.lock_timeout:g}s); try again when it has finished") from None
+                    time.sleep(0.05)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class LocalDriver(Driver):
+    """Node pools of a simulated AKS cluster kept in a local JSON file."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        super().__init__(cluster)
+        settings = cluster.settings or {}
+        self.location: str | None = settings.get("location")
+        self.operation_seconds = float(settings.get("operationSeconds") or 0)
+        path = Path(settings.get("stateFile") or f".reconciler/{cluster.name}.json")
+        self.state = StateFile(path if path.is_absolute() else Path(cluster.base_dir) / path)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """The AKS rules, with this cluster's location."""
+        return aks_capabilities(self.location)
+
+    def list(self, name: str | None = None) -> list[NodePool]:
+        """Pools in the state file, sorted by name, optionally only ``name``."""
+        pools = self.state.read()
+        return [pool_from_arm(pools[n], self.location) for n in sorted(pools)
+                if name is None or n == name]
+
+    def create(self, pool: NodePool, progress: ProgressCallback | None = None) -> NodePool:
+        """Create ``pool``; a pool of that name appearing since the plan is stale."""
+        if not pool.name:
+            raise ProviderValidationError("a node pool needs a name")
+        body = arm_for_create(pool, location=self.location)
+        stored, _ = self._transaction(
+            pool.name, lambda store: (store.put(pool.name, body, if_none_match="*")[0], True))
+        self._simulate("Creating", progress)
+        return pool_from_arm(stored, self.location)
+
+    def update(self, pool: NodePool, progress: ProgressCallback | None = None) -> NodePool:
+        """Apply the set fields of ``pool``; no write when nothing would change."""
+        name = pool.name or ""
+
+        def change(store: AgentPoolStore) -> tuple[dict, bool]:
+            listed = store.get(name)
+            if listed is None:
+                raise StaleError(f"pool '{name}' no longer exists; run plan again")
+            body = arm_for_update(listed, pool, location=self.location)
+            if body is None:
+                return listed, False
+            return store.put(name, body, if_match=pool.etag)[0], True
+
+        stored, written = self._transaction(name, change)
+        if written:
+            self._simulate("Updating", progress)
+        return pool_from_arm(stored, self.location)
+
+    def delete(self, name: str, etag: str | None = None,
+               progress: ProgressCallback | None = None) -> None:
+        """Delete ``name``; a pool that is already gone counts as success."""
+        _, deleted = self._transaction(
+            name, lambda store: (None, store.delete(name, if_match=etag)))
+        if deleted:
+            self._simulate("Deleting", progress)
+
+    def _transaction(self, name: str,
+                     change: Callable[[AgentPoolStore], tuple[T, bool]]) -> tuple[T, bool]:
+        """Run ``change`` on the stored cluster under the lock; save when it wrote."""
+        with self.state.locked():
+            store = AgentPoolStore(self.state.read(), location=self.location or "eastus",
+                                   cluster_name=self.cluster.name)
+            try:
+                result, written = change(store)
+            except AksApiError as exc:
+                raise _provider_error(exc, name) from exc
+            if written:
+                self.state.write(store.snapshot())
+        return result, written
+
+    def _simulate(self, verb: str, progress: ProgressCallback | None) -> None:
+        """Take ``operationSeconds``, reporting progress as a long-running AKS call would."""
+        report = progress or (lambda _state: None)
+        report(verb)
+        start = time.monotonic()
+        while (left := self.operation_seconds - (time.monotonic() - start)) > 0:
+            time.sleep(min(PROGRESS_TICK_SECONDS, left))
+            report(f"{verb} ({time.monotonic() - start:.1f}s)")
+        report("Succeeded")
+
+
+def _provider_error(exc: AksApiError, name: str) -> ProviderError:
+    """Map an AKS error to the typed provider error the caller handles."""
+    if exc.status == 400:
+        return ProviderValidationError(exc.message)
+    if exc.status == 412:
+        return StaleError(f"pool '{name}' changed since the plan; run plan again")
+    if exc.status == 409:
+        return ConflictError(exc.message)
+    if exc.status == 429:
+        return ThrottledError(exc.message)
+    return ProviderError(f"{exc.code}: {exc.message}")
