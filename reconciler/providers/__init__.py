@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 
 from reconciler.errors import ConfigError
-from reconciler.providers.base import Cluster, Driver
+from reconciler.providers.base import Capabilities, Cluster, Driver
 
 DRIVERS: dict[str, str] = {
     "local": "reconciler.providers.local:LocalDriver",
@@ -23,3 +23,14 @@ def driver_for(cluster: Cluster) -> Driver:
     module_name, _, class_name = target.partition(":")
     driver_class = getattr(importlib.import_module(module_name), class_name)
     return driver_class(cluster)
+
+
+def capabilities_for(provider: str, settings: dict[str, object]) -> Capabilities:
+    """A provider's capabilities without building its driver (no SDK import, no network)."""
+    location = settings.get("location")
+    location = location if isinstance(location, str) else None
+    if provider in ("local", "aks"):
+        from reconciler.aks.capabilities import aks_capabilities
+
+        return aks_capabilities(location)
+    return Capabilities(location=location)

@@ -1,0 +1,39 @@
+"""The steps behind the commands: build a plan from a file, or reload a saved one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reconciler.desired import DesiredState, load_desired
+from reconciler.model import NodePool
+from reconciler.plan import Plan
+from reconciler.planner import make_plan
+from reconciler.providers import driver_for
+from reconciler.providers.base import Driver
+from reconciler.savedplan import check_fresh, desired_file_of, read_saved_plan
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A plan together with what produced it."""
+
+    desired: DesiredState
+    driver: Driver
+    live: tuple[NodePool, ...]
+    plan: Plan
+
+
+def plan_file(path: str) -> Planned:
+    """Validate ``path``, list the live pools once, and plan."""
+    desired = load_desired(path)
+    driver = driver_for(desired.cluster)
+    live = tuple(driver.list())
+    return Planned(desired, driver, live, make_plan(desired, live, driver.capabilities))
+
+
+def replan_saved(path: str) -> Planned:
+    """Recompute a saved plan from its file and the cluster; refuse it if either changed."""
+    saved = read_saved_plan(path)
+    planned = plan_file(desired_file_of(saved, path))
+    check_fresh(saved, planned.desired, planned.plan)
+    return planned

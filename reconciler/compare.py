@@ -1,0 +1,147 @@
+"""Normalised views of pools and the field-level diff between them.
+
+Only fields the desired pool sets are compared; values are normalised first so that a
+just-applied file plans to zero changes (zone forms and order, case, provider noise).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reconciler.model import DRIVER_LABELS, OWNER_TAG_KEY, Autoscaling, NodePool
+from reconciler.plan import FieldChange
+from reconciler.providers.base import Capabilities
+from reconciler.zones import normalize_zones
+
+SPOT_TAINT = "kubernetes.azure.com/scalesetpriority=spot:NoSchedule"
+_SCALARS = ("mode", "instance_type", "os_disk_type", "os_disk_size_gib", "priority")
+_SCALAR_KEYS = {"mode": "mode", "instance_type": "instanceType", "os_disk_type": "osDiskType",
+                "os_disk_size_gib": "osDiskSizeGiB", "priority": "priority"}
+ORDER = ("mode", "instanceType", "osDiskType", "osDiskSizeGiB", "priority", "zones", "labels",
+         "autoscaling", "extensions", "managedBy")
+
+
+def desired_view(pool: NodePool, caps: Capabilities) -> dict[str, Any]:
+    """The fields ``pool`` sets, normalised, as a nested mapping keyed by file names."""
+    view: dict[str, Any] = {}
+    for attr in _SCALARS:
+        value = getattr(pool, attr)
+        if value is not None:
+            view[_SCALAR_KEYS[attr]] = _fold(attr, value)
+    if pool.zones is not None:
+        view["zones"] = list(normalize_zones(pool.zones, caps.location))
+    if pool.labels is not None:
+        view["labels"] = user_labels(pool.labels, caps)
+    if pool.autoscaling is not None:
+        view["autoscaling"] = _scaling_view(pool.autoscaling, pool.autoscaling.enabled)
+    if pool.extensions:
+        view["extensions"] = {provider: {key: _extension_value(key, value)
+                                         for key, value in fields.items()}
+                              for provider, fields in pool.extensions.items()}
+    return view
+
+
+def live_view(pool: NodePool, shape: dict[str, Any], caps: Capabilities) -> dict[str, Any]:
+    """The live pool's values for exactly the fields in ``shape`` (a desired view)."""
+    view: dict[str, Any] = {}
+    for attr in _SCALARS:
+        key = _SCALAR_KEYS[attr]
+        if key in shape:
+            value = getattr(pool, attr)
+            view[key] = _fold(attr, value if value is not None or key != "priority" else "regular")
+    if "zones" in shape:
+        view["zones"] = list(normalize_zones(pool.zones or (), caps.location))
+    if "labels" in shape:
+        view["labels"] = user_labels(pool.labels or {}, caps)
+    if "autoscaling" in shape:
+        view["autoscaling"] = _scaling_view(pool.autoscaling or Autoscaling(),
+                                            shape["autoscaling"]["enabled"])
+    if "extensions" in shape:
+        view["extensions"] = _live_extensions(pool, shape["extensions"])
+    return view
+
+
+def diff_pool(desired: NodePool, live: NodePool, caps: Capabilities) -> tuple[FieldChange, ...]:
+    """Field changes that would turn ``live`` into ``desired`` (only fields desired sets)."""
+    want = desired_view(desired, caps)
+    have = live_view(live, want, caps)
+    if want == have:
+        return ()
+    from deepdiff import DeepDiff  # imported only when something differs: it is slow to load
+
+    fields: set[tuple[str, ...]] = set()
+    for levels in DeepDiff(have, want, view="tree").values():
+        for level in levels:
+            parts = level.path(output_format="list")
+            cut = next((i for i, p in enumerate(parts) if isinstance(p, int)), len(parts))
+            fields.add(tuple(str(p) for p in parts[:cut]))
+    changes = [FieldChange(".".join(f), _lookup(have, f), _lookup(want, f)) for f in fields]
+    return tuple(sorted(changes, key=_field_order))
+
+
+def create_changes(pool: NodePool, caps: Capabilities) -> tuple[FieldChange, ...]:
+    """Every field a new pool sets, as changes from nothing."""
+    leaves: list[FieldChange] = []
+    _flatten(desired_view(pool, caps), (), leaves)
+    return tuple(sorted(leaves, key=lambda change: _field_order(change)[0]))  # stable: file order
+
+
+def user_labels(labels: dict[str, str], caps: Capabilities) -> dict[str, str]:
+    """Labels without driver-owned and provider-reserved keys: the part a user owns."""
+    return {key: value for key, value in labels.items()
+            if key not in DRIVER_LABELS
+            and not any(key.startswith(prefix) for prefix in caps.reserved_label_prefixes)}
+
+
+def _fold(attr: str, value: Any) -> Any:
+    return value.lower() if attr in ("mode", "priority") and isinstance(value, str) else value
+
+
+def _scaling_view(scaling: Autoscaling, enabled: bool | None) -> dict[str, Any]:
+    # The node count is the autoscaler's business while it is on, so it is never compared.
+    if enabled:
+        return {"enabled": bool(scaling.enabled), "min": scaling.min, "max": scaling.max}
+    return {"enabled": bool(scaling.enabled), "desired": scaling.desired}
+
+
+def _extension_value(key: str, value: Any) -> Any:
+    if key == "nodeTaints" and isinstance(value, list | tuple):
+        return sorted(str(taint) for taint in value if taint != SPOT_TAINT)
+    if key == "tags" and isinstance(value, dict):
+        return {k: v for k, v in value.items() if k != OWNER_TAG_KEY}
+    return value
+
+
+def _live_extensions(pool: NodePool, shape: dict[str, Any]) -> dict[str, Any]:
+    view: dict[str, Any] = {}
+    for provider, fields in shape.items():
+        live_fields = (pool.extensions or {}).get(provider) or {}
+        view[provider] = {}
+        for key, wanted in fields.items():
+            value = _extension_value(key, live_fields.get(key))
+            if isinstance(wanted, dict) and isinstance(value, dict) and key != "tags":
+                value = {k: value.get(k) for k in wanted}  # compare only the keys the file sets
+            view[provider][key] = value
+    return view
+
+
+def _lookup(tree: Any, path: tuple[str, ...]) -> Any:
+    for part in path:
+        if not isinstance(tree, dict) or part not in tree:
+            return None
+        tree = tree[part]
+    return tree
+
+
+def _flatten(tree: dict[str, Any], prefix: tuple[str, ...], out: list[FieldChange]) -> None:
+    for key, value in tree.items():
+        path = (*prefix, key)
+        if isinstance(value, dict) and value:
+            _flatten(value, path, out)
+        else:
+            out.append(FieldChange(".".join(path), None, value))
+
+
+def _field_order(change: FieldChange) -> tuple[int, str]:
+    head = change.field.split(".", 1)[0]
+    return (ORDER.index(head) if head in ORDER else len(ORDER), change.field)

@@ -1,0 +1,201 @@
+"""Read a YAML file into plain data while keeping where every key and value came from."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any
+
+from reconciler.diagnostics import Diagnostic, InvalidDocument, Location, Path
+
+MAX_FILE_BYTES = 4 * 1024 * 1024  # a 100-pool file is ~15 KB; far larger is a mistake or an attack
+MAX_NODES = 100_000  # bounds alias expansion ("billion laughs")
+MAX_DEPTH = 64
+
+
+@dataclass
+class LocatedDocument:
+    """Plain data (dicts, lists, scalars) plus the 1-based position of each key and value."""
+
+    file: str
+    data: Any
+    key_positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    value_positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
+
+    def location(self, path: Path, *, key: bool = False) -> Location:
+        """Where ``path`` is written; falls back to the nearest enclosing node."""
+        table = self.key_positions if key else self.value_positions
+        probe = tuple(path)
+        while probe:
+            if probe in table:
+                return Location(self.file, *table[probe])
+            probe = probe[:-1]
+        return Location(self.file, *self.value_positions.get((), (1, 1)))
+
+
+def load_document(file: str | FsPath) -> LocatedDocument:
+    """Parse one YAML document; any problem raises InvalidDocument with one located line."""
+    name = str(file)
+    raw = _read_bytes(FsPath(file), name)
+    text = _decode(raw, name)
+    tree = _parse(text, name)
+    doc = LocatedDocument(name, None)
+    doc.data = _convert(tree, (), doc, [0], 0)
+    doc.value_positions.setdefault((), (1, 1))
+    if not isinstance(doc.data, dict):
+        kind = "empty" if doc.data is None else type(doc.data).__name__
+        raise _fail(name, 1, 1, f"expected a mapping with apiVersion, kind, cluster and "
+                                f"nodePools at the top level, got {_kind_word(kind)}")
+    return doc
+
+
+def _fail(file: str, line: int, column: int, message: str) -> InvalidDocument:
+    return InvalidDocument([Diagnostic(Location(file, line, column), (), message)])
+
+
+def _kind_word(kind: str) -> str:
+    return {"empty": "an empty document", "list": "a list", "CommentedSeq": "a list",
+            "str": "a string", "int": "a number", "float": "a number",
+            "bool": "a boolean"}.get(kind, kind)
+
+
+def _read_bytes(path: FsPath, name: str) -> bytes:
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise _fail(name, 1, 1, f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB;"
+                                    " a node pool file should be a few kilobytes")
+        return path.read_bytes()
+    except IsADirectoryError:
+        raise _fail(name, 1, 1, "is a directory, not a file") from None
+    except FileNotFoundError:
+        raise _fail(name, 1, 1, "no such file") from None
+    except OSError as exc:
+        raise _fail(name, 1, 1, f"cannot read file: {exc.strerror}") from None
+
+
+def _decode(raw: bytes, name: str) -> str:
+    if b"\x00" in raw:
+        line, col = _position_of(raw, raw.index(b"\x00"))
+        raise _fail(name, line, col, "file contains a NUL byte; is it a binary file?")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, col = _position_of(raw, exc.start)
+        raise _fail(name, line, col, "file is not valid UTF-8 text") from None
+    text = text.removeprefix("\ufeff")  # a UTF-8 byte-order mark is harmless; accept it
+    if not text.strip():
+        raise _fail(name, 1, 1, "file is empty; expected a NodePoolSet document")
+    return text
+
+
+def _position_of(raw: bytes, offset: int) -> tuple[int, int]:
+    before = raw[:offset]
+    return before.count(b"\n") + 1, offset - (before.rfind(b"\n") + 1) + 1
+
+
+def _parse(text: str, name: str) -> Any:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    yaml = YAML(typ="rt")
+    try:
+        documents = list(yaml.load_all(text))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        message = _yaml_message(exc)
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise _fail(name, line, col, message) from None
+    except YAMLError as exc:
+        raise _fail(name, 1, 1, f"invalid YAML: {str(exc).splitlines()[0]}") from None
+    except RecursionError:
+        raise _fail(name, 1, 1, "document is nested too deeply") from None
+    if len(documents) > 1:
+        raise _fail(name, *_second_document_line(text), "file holds several YAML documents;"
+                    " put one NodePoolSet per file")
+    return documents[0] if documents else None
+
+
+def _yaml_message(exc: Any) -> str:
+    problem = (exc.problem or "invalid YAML").strip()
+    if "found duplicate key" in problem or "duplicate key" in str(exc.context or ""):
+        key = str(exc.problem).split('"')[1] if '"' in str(exc.problem) else ""
+        return f"duplicate key '{key}'" if key else "duplicate key"
+    if "tab" in problem and "\\t" in problem or "found character '\\t'" in problem:
+        return "tab characters cannot indent YAML; use spaces"
+    context = (exc.context or "").strip()
+    return f"invalid YAML: {problem}" + (f" ({context})" if context else "")
+
+
+def _second_document_line(text: str) -> tuple[int, int]:
+    seen = 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.startswith("---"):
+            seen += 1
+            if seen == 2 or (seen == 1 and number > 1 and text.split("\n", 1)[0].strip()):
+                return number, 1
+    return 1, 1
+
+
+def _convert(node: Any, path: Path, doc: LocatedDocument, count: list[int], depth: int) -> Any:
+    count[0] += 1
+    if count[0] > MAX_NODES:
+        loc = doc.location(path)
+        raise _fail(doc.file, loc.line, loc.column, f"document expands to more than {MAX_NODES}"
+                    " values (YAML aliases?); refusing to read it")
+    if depth > MAX_DEPTH:
+        loc = doc.location(path)
+        raise _fail(doc.file, loc.line, loc.column, f"document is nested more than {MAX_DEPTH}"
+                    " levels deep")
+    if isinstance(node, dict):
+        return _convert_mapping(node, path, doc, count, depth)
+    if isinstance(node, list):
+        out = []
+        for index, item in enumerate(node):
+            child = (*path, index)
+            _record(doc.value_positions, child, getattr(node, "lc", None), "item", index)
+            out.append(_convert(item, child, doc, count, depth + 1))
+        return out
+    return _scalar(node)
+
+
+def _convert_mapping(node: dict, path: Path, doc: LocatedDocument, count: list[int],
+                     depth: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    lc = getattr(node, "lc", None)
+    if not path and lc is not None:
+        doc.value_positions[()] = (lc.line + 1, lc.col + 1)
+    for key in node:
+        name = key if isinstance(key, str) else str(_scalar(key))
+        child = (*path, name)
+        _record(doc.key_positions, child, lc, "key", key)
+        _record(doc.value_positions, child, lc, "value", key)
+        out[name] = _convert(node[key], child, doc, count, depth + 1)
+    return out
+
+
+def _record(table: dict[Path, tuple[int, int]], path: Path, lc: Any, kind: str, key: Any) -> None:
+    if lc is None:
+        return
+    try:
+        line, col = getattr(lc, kind)(key)
+    except (KeyError, IndexError, TypeError):
+        return
+    table.setdefault(path, (line + 1, col + 1))
+
+
+def _scalar(value: Any) -> Any:
+    """ruamel's scalar subclasses as plain Python values."""
+    if value is None or isinstance(value, bool):
+        return value
+    if type(value).__name__ == "ScalarBoolean":  # an anchored boolean is an int subclass
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return str(value)

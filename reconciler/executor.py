@@ -1,0 +1,164 @@
+"""Run a plan through a driver: creates, then updates, then deletes, in parallel within each.
+
+On a failure or an interrupt no new action starts; actions in flight are waited for and
+every action ends up reported as applied, failed or not started.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from reconciler.errors import ReconcilerError
+from reconciler.model import NodePool
+from reconciler.plan import Action, ActionKind, Plan
+from reconciler.providers.base import Driver, ProgressCallback
+
+_SCALAR_FIELDS = {"mode": "mode", "instanceType": "instance_type", "osDiskType": "os_disk_type",
+                  "osDiskSizeGiB": "os_disk_size_gib", "priority": "priority",
+                  "zones": "zones", "labels": "labels", "autoscaling": "autoscaling"}
+
+
+class Outcome(StrEnum):
+    """How one action ended."""
+
+    APPLIED = "applied"
+    FAILED = "failed"
+    NOT_STARTED = "not started"
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """One action's outcome, with the provider's message when it failed."""
+
+    action: Action
+    outcome: Outcome
+    error: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class ApplyReport:
+    """Every action of the plan with its outcome."""
+
+    results: tuple[ActionResult, ...]
+    interrupted: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True when every action was applied."""
+        return all(r.outcome is Outcome.APPLIED for r in self.results) and not self.interrupted
+
+    @property
+    def exit_code(self) -> int:
+        """0 on success, 130 when interrupted, 1 on any failure."""
+        if self.interrupted:
+            return 130
+        return 0 if self.ok else 1
+
+
+class ApplyEvents(Protocol):
+    """Where the executor reports progress (a terminal display, a log, a test)."""
+
+    def started(self, action: Action) -> None: ...
+    def progress(self, action: Action, message: str) -> None: ...
+    def finished(self, result: ActionResult) -> None: ...
+
+
+def execute(plan: Plan, driver: Driver, events: ApplyEvents, *,
+            parallelism: int = 10) -> ApplyReport:
+    """Apply ``plan``; never raises for a provider failure, it reports it."""
+    results: dict[int, ActionResult] = {}
+    stop = False
+    interrupted = False
+    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+        for kind in ActionKind:
+            phase = [(i, a) for i, a in enumerate(plan.actions) if a.kind is kind]
+            if stop:
+                break
+            stop, was_interrupted = _run_phase(phase, driver, events, pool, parallelism, results)
+            interrupted = interrupted or was_interrupted
+    for index, action in enumerate(plan.actions):
+        if index not in results:
+            results[index] = ActionResult(action, Outcome.NOT_STARTED)
+    return ApplyReport(tuple(results[i] for i in range(len(plan.actions))), interrupted)
+
+
+def _run_phase(phase: list[tuple[int, Action]], driver: Driver, events: ApplyEvents,
+               pool: ThreadPoolExecutor, parallelism: int,
+               results: dict[int, ActionResult]) -> tuple[bool, bool]:
+    """Run one phase; returns (stop, interrupted)."""
+    queue = list(reversed(phase))
+    running: dict[Future[ActionResult], int] = {}
+    stop = interrupted = False
+    while queue or running:
+        while queue and not stop and len(running) < parallelism:
+            index, action = queue.pop()
+            events.started(action)
+            running[pool.submit(_perform, action, driver, events)] = index
+        if not running:
+            break
+        try:
+            done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
+        except KeyboardInterrupt:
+            stop = interrupted = True
+            continue
+        for future in done:
+            result = future.result()
+            results[running.pop(future)] = result
+            events.finished(result)
+            stop = stop or result.outcome is Outcome.FAILED
+    return stop, interrupted
+
+
+def _perform(action: Action, driver: Driver, events: ApplyEvents) -> ActionResult:
+    started = time.monotonic()
+
+    def progress(message: str) -> None:
+        events.progress(action, message)
+
+    try:
+        _call_driver(action, driver, progress)
+    except ReconcilerError as exc:
+        return ActionResult(action, Outcome.FAILED, str(exc), time.monotonic() - started)
+    except Exception as exc:  # a driver bug must still be reported, not lose the run
+        return ActionResult(action, Outcome.FAILED, f"unexpected error: {exc!r}",
+                            time.monotonic() - started)
+    return ActionResult(action, Outcome.APPLIED, None, time.monotonic() - started)
+
+
+def _call_driver(action: Action, driver: Driver, progress: ProgressCallback) -> None:
+    if action.kind is ActionKind.CREATE:
+        assert action.desired is not None
+        driver.create(_with(action.desired, managed=True), progress)
+    elif action.kind is ActionKind.UPDATE:
+        driver.update(update_patch(action), progress)
+    else:
+        driver.delete(action.pool, action.live.etag if action.live else None, progress)
+
+
+def update_patch(action: Action) -> NodePool:
+    """The pool to send for an update: name, eTag, ownership and only the changed fields."""
+    assert action.desired is not None
+    desired = action.desired
+    heads = {change.field.split(".")[0] for change in action.changes}
+    values = {attr: getattr(desired, attr) for key, attr in _SCALAR_FIELDS.items()
+              if key in heads}
+    extension_keys = {tuple(c.field.split(".")[1:3]) for c in action.changes
+                      if c.field.startswith("extensions.")}
+    if extension_keys:
+        extensions: dict[str, dict[str, object]] = {}
+        for provider, key in extension_keys:
+            extensions.setdefault(provider, {})[key] = (desired.extensions or {})[provider][key]
+        values["extensions"] = extensions
+    etag = action.live.etag if action.live else None
+    return NodePool(name=desired.name, managed=True, etag=etag, **values)
+
+
+def _with(pool: NodePool, **changes: object) -> NodePool:
+    from dataclasses import replace
+
+    return replace(pool, **changes)

@@ -1,0 +1,79 @@
+"""Plan-time rejections: immutable fields, protected pools and the last system pool."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from reconciler.desired import DesiredState
+from reconciler.model import NodePool
+from reconciler.plan import Action, FieldChange, PlanError
+from reconciler.providers.base import Capabilities
+
+VERSION_FIELD = "extensions.aks.orchestratorVersion"
+
+
+def immutable_errors(pool: str, changes: Sequence[FieldChange],
+                     caps: Capabilities) -> list[PlanError]:
+    """One error per change the provider cannot make in place, each with a remedy."""
+    errors = []
+    for change in changes:
+        if _is_immutable(change.field, caps):
+            errors.append(PlanError(pool, change.field, change.before, change.after,
+                                    f"{change.field} cannot change on an existing pool; add a new"
+                                    f" pool with the new {change.field} and remove '{pool}'; the"
+                                    " plan creates before it deletes"))
+        elif change.field == VERSION_FIELD and _is_downgrade(change.before, change.after):
+            errors.append(PlanError(pool, change.field, change.before, change.after,
+                                    "Kubernetes versions can only be upgraded, never downgraded;"
+                                    f" keep {change.before} or a later version"))
+    return errors
+
+
+def guard_errors(desired: DesiredState, live: Sequence[NodePool], creates: Sequence[Action],
+                 updates: Sequence[Action], deletes: Sequence[Action]) -> list[PlanError]:
+    """Deletes of protected pools, and any plan that would leave no system pool."""
+    errors = [
+        PlanError(action.pool, None, None, None,
+                  f"pool '{action.pool}' is protected by policy.protect and would be deleted"
+                  f" ({action.reason}); list it in nodePools or remove it from policy.protect")
+        for action in deletes if action.pool in desired.protect
+    ]
+    return errors + _system_pool_errors(desired, live, creates, updates, deletes)
+
+
+def _system_pool_errors(desired: DesiredState, live: Sequence[NodePool],
+                        creates: Sequence[Action], updates: Sequence[Action],
+                        deletes: Sequence[Action]) -> list[PlanError]:
+    deleted = {action.pool for action in deletes}
+    live_mode = {str(p.name): str(p.mode).lower() for p in live if p.mode}
+    new_mode = {action.pool: (action.desired.mode if action.desired else None)
+                for action in (*creates, *updates)}
+    after = [name for name in _pool_names(live, creates) if name not in deleted
+             and (new_mode.get(name) or live_mode.get(name)) == "system"]
+    if after or not (live or creates):
+        return []
+    message = "the cluster must keep at least one system pool"
+    errors = [PlanError(action.pool, None, "system", None,
+                        f"cannot delete '{action.pool}': it is the last system pool; {message}")
+              for action in deletes if live_mode.get(action.pool) == "system"]
+    errors += [PlanError(action.pool, "mode", "system", "user",
+                         f"'{action.pool}' is the last system pool; {message}")
+               for action in updates
+               if live_mode.get(action.pool) == "system" and new_mode[action.pool] == "user"]
+    return errors or [PlanError(None, "mode", None, None,
+                                f"{message}; set mode: system on at least one pool")]
+
+
+def _pool_names(live: Sequence[NodePool], creates: Sequence[Action]) -> list[str]:
+    return [str(pool.name) for pool in live] + [action.pool for action in creates]
+
+
+def _is_immutable(field: str, caps: Capabilities) -> bool:
+    return any(field == f or field.startswith(f + ".") for f in caps.immutable_fields)
+
+
+def _is_downgrade(before: object, after: object) -> bool:
+    def parts(version: object) -> tuple[int, ...]:
+        return tuple(int(n) for n in re.findall(r"\d+", str(version)))
+    return before is not None and after is not None and parts(after) < parts(before)

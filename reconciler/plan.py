@@ -1,0 +1,82 @@
+"""The plan: plain immutable data. Renderers and the executor are built from it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from reconciler.model import NodePool
+
+
+class ActionKind(StrEnum):
+    """What an action does to one pool; the order of members is the order of execution."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field of one pool going from ``before`` to ``after`` (``None``: unset)."""
+
+    field: str
+    before: Any
+    after: Any
+
+
+@dataclass(frozen=True)
+class Action:
+    """One provider write. ``reason`` is for display only; execution never branches on it."""
+
+    kind: ActionKind
+    pool: str
+    changes: tuple[FieldChange, ...] = ()
+    reason: str = ""
+    desired: NodePool | None = field(default=None, compare=False, repr=False)
+    live: NodePool | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class PlanError:
+    """A change rejected at plan time, before any write."""
+
+    pool: str | None
+    field: str | None
+    before: Any
+    after: Any
+    message: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything a reviewer sees and the executor runs."""
+
+    cluster: str
+    provider: str
+    actions: tuple[Action, ...] = ()
+    noop: int = 0
+    unmanaged: tuple[str, ...] = ()
+    errors: tuple[PlanError, ...] = ()
+    live_fingerprint: str = ""
+
+    def count(self, kind: ActionKind) -> int:
+        """How many actions of ``kind`` the plan holds."""
+        return sum(1 for action in self.actions if action.kind is kind)
+
+    @property
+    def summary(self) -> dict[str, int]:
+        """Counts per action kind plus no-op pools, as in the plan JSON."""
+        counts = {kind.value: self.count(kind) for kind in ActionKind}
+        return {**counts, "noop": self.noop}
+
+    @property
+    def has_changes(self) -> bool:
+        """True when applying would write to the provider."""
+        return bool(self.actions)
+
+    @property
+    def ok(self) -> bool:
+        """False when the plan was rejected and cannot be applied."""
+        return not self.errors

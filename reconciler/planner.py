@@ -1,0 +1,71 @@
+"""The plan engine: a pure function of (desired state, live pools, capabilities) -> Plan."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from reconciler.compare import create_changes, diff_pool
+from reconciler.desired import DesiredState
+from reconciler.fingerprint import live_fingerprint
+from reconciler.guards import guard_errors, immutable_errors
+from reconciler.model import OWNER_TAG_VALUE, NodePool
+from reconciler.plan import Action, ActionKind, FieldChange, Plan, PlanError
+from reconciler.providers.base import Capabilities
+
+OWNER_FIELD = "managedBy"
+
+
+def make_plan(desired: DesiredState, live: Sequence[NodePool], caps: Capabilities) -> Plan:
+    """Diff ``desired`` against ``live``; reject what the provider cannot do, before any write."""
+    live_by_name = {pool.name: pool for pool in live}
+    creates: list[Action] = []
+    updates: list[Action] = []
+    errors: list[PlanError] = []
+    noop = 0
+    for pool in desired.pools:
+        current = live_by_name.get(pool.name)
+        if current is None:
+            creates.append(Action(ActionKind.CREATE, str(pool.name), create_changes(pool, caps),
+                                  "listed, not in the cluster", desired=pool))
+            continue
+        changes = diff_pool(pool, current, caps)
+        errors.extend(immutable_errors(str(pool.name), changes, caps))
+        if not current.managed:
+            changes += (FieldChange(OWNER_FIELD, None, OWNER_TAG_VALUE),)
+        if changes:
+            reason = "adopted and changed" if not current.managed else "changed"
+            updates.append(Action(ActionKind.UPDATE, str(pool.name), changes, reason,
+                                  desired=pool, live=current))
+        else:
+            noop += 1
+    listed = {pool.name for pool in desired.pools}
+    deletes, unmanaged, kept = _unlisted(live, listed, desired.prune)
+    errors.extend(guard_errors(desired, live, creates, updates, deletes))
+    return Plan(
+        cluster=desired.cluster.name,
+        provider=desired.cluster.provider,
+        actions=(*creates, *updates, *deletes),
+        noop=noop + kept,
+        unmanaged=tuple(unmanaged),
+        errors=tuple(errors),
+        live_fingerprint=live_fingerprint(live),
+    )
+
+
+def _unlisted(live: Sequence[NodePool], listed: set[str | None],
+              prune: str) -> tuple[list[Action], list[str], int]:
+    """Pools in the cluster but not in the file: deleted, reported unmanaged, or kept."""
+    deletes: list[Action] = []
+    unmanaged: list[str] = []
+    kept = 0
+    for pool in sorted(live, key=lambda p: str(p.name)):
+        if pool.name in listed:
+            continue
+        if prune == "all" or (prune == "owned" and pool.managed):
+            reason = "owned, no longer listed" if pool.managed else "not listed (prune: all)"
+            deletes.append(Action(ActionKind.DELETE, str(pool.name), (), reason, live=pool))
+        elif not pool.managed:
+            unmanaged.append(str(pool.name))
+        else:
+            kept += 1
+    return deletes, unmanaged, kept

@@ -1,0 +1,96 @@
+"""Apply progress for people: a live spinner per in-flight action on a terminal, lines otherwise."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import Any, TextIO
+
+from reconciler.executor import ActionResult, ApplyReport, Outcome
+from reconciler.plan import Action, ActionKind
+
+_VERB = {ActionKind.CREATE: ("creating", "created", "create"),
+         ActionKind.UPDATE: ("updating", "updated", "update"),
+         ActionKind.DELETE: ("deleting", "deleted", "delete")}
+
+
+class LineEvents:
+    """One line per start, progress message and end; safe to call from worker threads."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self._lock = threading.Lock()
+
+    def _say(self, text: str) -> None:
+        with self._lock:
+            print(text, file=self.stream, flush=True)
+
+    def started(self, action: Action) -> None:
+        self._say(f"  {_VERB[action.kind][0]} {action.pool} ...")
+
+    def progress(self, action: Action, message: str) -> None:
+        self._say(f"  {_VERB[action.kind][0]} {action.pool}: {message}")
+
+    def finished(self, result: ActionResult) -> None:
+        self._say(describe(result))
+
+
+class LiveEvents:
+    """A rich progress display: every in-flight action with a spinner and elapsed time."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"),
+                                  TimeElapsedColumn(), console=Console(stderr=True))
+        self._tasks: dict[int, Any] = {}
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> LiveEvents:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def started(self, action: Action) -> None:
+        with self._lock:
+            self._tasks[id(action)] = self._progress.add_task(
+                f"{_VERB[action.kind][0]} {action.pool}", total=None)
+
+    def progress(self, action: Action, message: str) -> None:
+        with self._lock:
+            self._progress.update(self._tasks[id(action)],
+                                  description=f"{_VERB[action.kind][0]} {action.pool}: {message}")
+
+    def finished(self, result: ActionResult) -> None:
+        with self._lock:
+            task = self._tasks[id(result.action)]
+            self._progress.update(task, description=describe(result).strip(), total=1, completed=1)
+            self._progress.stop_task(task)
+
+
+def describe(result: ActionResult) -> str:
+    """``  created batch (2.1s)`` or ``  failed to create batch: <reason>``."""
+    action = result.action
+    if result.outcome is Outcome.APPLIED:
+        return f"  {_VERB[action.kind][1]} {action.pool} ({result.seconds:.1f}s)"
+    if result.outcome is Outcome.FAILED:
+        return f"  failed to {_VERB[action.kind][2]} {action.pool}: {result.error}"
+    return f"  not started: {_VERB[action.kind][2]} {action.pool}"
+
+
+def report_text(report: ApplyReport) -> str:
+    """The closing summary: what was applied, what failed, what never started."""
+    counts = {outcome: sum(1 for r in report.results if r.outcome is outcome)
+              for outcome in Outcome}
+    figures = ", ".join(f"{counts[o]} {o.value}" for o in Outcome if counts[o])
+    if report.ok:
+        return f"Apply complete: {figures}.\n"
+    head = "Apply interrupted" if report.interrupted else "Apply failed"
+    lines = [f"{head}: {figures}."]
+    lines += [describe(r) for r in report.results if r.outcome is not Outcome.APPLIED]
+    if report.interrupted:
+        lines.append("Actions in flight were waited for; run apply again to converge.")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,39 @@
+"""Views of live pools for ``reconciler list``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from reconciler.model import NodePool, pool_to_dict
+
+
+def pools_json(pools: Sequence[NodePool]) -> str:
+    """Live pools in the model's terms, with the ownership marker."""
+    rows: list[dict[str, Any]] = [{**pool_to_dict(p), "managed": bool(p.managed)} for p in pools]
+    return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
+
+
+def pools_text(pools: Sequence[NodePool]) -> str:
+    """A table: name, mode, instance type, zones, nodes, priority, managed, state."""
+    header = ("NAME", "MODE", "INSTANCE TYPE", "ZONES", "NODES", "PRIORITY", "MANAGED", "STATE")
+    rows = [header] + [_row(p) for p in sorted(pools, key=lambda p: str(p.name))]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+             for row in rows]
+    if not pools:
+        lines.append("(no node pools)")
+    return "\n".join(lines) + "\n"
+
+
+def _row(pool: NodePool) -> tuple[str, ...]:
+    scaling = pool.autoscaling
+    if scaling and scaling.enabled:
+        nodes = f"{scaling.min}-{scaling.max} (auto)"
+    else:
+        nodes = str(scaling.desired) if scaling and scaling.desired is not None else "-"
+    status = pool.status.provisioning_state if pool.status else None
+    return (str(pool.name), pool.mode or "-", pool.instance_type or "-",
+            ",".join(pool.zones or ()) or "-", nodes, pool.priority or "-",
+            "yes" if pool.managed else "no", status or "-")

@@ -1,0 +1,113 @@
+"""The published JSON Schema and its errors turned into located, readable diagnostics."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from reconciler.diagnostics import Diagnostic, Path
+from reconciler.document import LocatedDocument
+
+_FORMATS = {
+    "nodeTaints": "taint; expected key=value:Effect with Effect NoSchedule, PreferNoSchedule"
+                  " or NoExecute",
+    "orchestratorVersion": "Kubernetes version such as 1.30.0",
+    "maxSurge": "count or percentage such as 1 or 33%",
+    "maxUnavailable": "count or percentage such as 1 or 33%",
+    "location": "region name such as japaneast (lowercase letters and digits)",
+    "armEndpoint": "endpoint; it must start with https://",
+}
+_JSON_TYPES = {dict: "mapping", list: "list", str: "string", bool: "boolean", int: "integer",
+               float: "number", type(None): "null"}
+
+
+def schema_text() -> str:
+    """The schema exactly as published in schemas/nodepools.schema.json."""
+    return resources.files("reconciler").joinpath("schema/nodepools.schema.json").read_text()
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The parsed schema."""
+    return json.loads(schema_text())
+
+
+def schema_diagnostics(doc: LocatedDocument) -> list[Diagnostic]:
+    """Every schema violation in ``doc``, located and worded for people."""
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(schema())
+    found: list[Diagnostic] = []
+    for error in validator.iter_errors(doc.data):
+        found.extend(_diagnostics_for(error, doc))
+    return found
+
+
+def _diagnostics_for(error: Any, doc: LocatedDocument) -> list[Diagnostic]:
+    path: Path = tuple(error.absolute_path)
+    kind = error.validator
+    if kind == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        return [Diagnostic(doc.location((*path, key), key=True), (*path, key),
+                           _unknown_field(key, allowed))
+                for key in error.instance if key not in allowed]
+    if kind == "required":
+        missing = error.message.split("'")[1]
+        return [Diagnostic(doc.location(path, key=True), (*path, missing),
+                           f"missing required field '{missing}'")]
+    return [Diagnostic(doc.location(path), path, _message(error, path))]
+
+
+def _unknown_field(key: str, allowed: list[str]) -> str:
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    if close:
+        return f"unknown field '{key}' (did you mean '{close[0]}'?)"
+    return f"unknown field '{key}' (expected one of: {', '.join(allowed)})"
+
+
+def _message(error: Any, path: Path) -> str:
+    value, kind, expected = error.instance, error.validator, error.validator_value
+    shown = json.dumps(value) if not isinstance(value, dict | list) else _JSON_TYPES[type(value)]
+    if kind == "type":
+        wanted = " or ".join(_type_word(t) for t in _as_list(expected))
+        hint = " (quote it to make it a string)" if "string" in wanted and \
+            isinstance(value, int | float | bool) else ""
+        return f"expected {wanted}, got {_JSON_TYPES.get(type(value), 'value')} {shown}{hint}"
+    if kind == "const":
+        return f"must be {json.dumps(expected)}, got {shown}"
+    if kind == "enum":
+        return _enum_message(value, expected, shown)
+    if kind in ("minimum", "maximum"):
+        word = "at least" if kind == "minimum" else "at most"
+        return f"must be {word} {expected}, got {shown}"
+    if kind == "minLength":
+        return "must not be empty"
+    if kind == "maxLength":
+        return f"must be at most {expected} characters long"
+    if kind == "pattern":
+        field = next((p for p in reversed(path) if isinstance(p, str)), "")
+        return f"{shown} is not a valid {_FORMATS.get(field, 'value for this field')}"
+    if kind == "uniqueItems":
+        return "must not list the same item twice"
+    return error.message
+
+
+def _enum_message(value: Any, expected: list[Any], shown: str) -> str:
+    choices: list[str] = []
+    for option in expected:
+        if str(option).lower() not in (c.lower() for c in choices):
+            choices.append(str(option))
+    close = difflib.get_close_matches(str(value).lower(), [c.lower() for c in choices], n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return f"{shown} is not one of: {', '.join(choices)}{hint}"
+
+
+def _type_word(name: str) -> str:
+    return {"object": "mapping", "array": "list"}.get(name, name)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]

@@ -1,0 +1,156 @@
+"""The rules a JSON Schema cannot say: cross-field, provider naming, label syntax."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from reconciler.diagnostics import Diagnostic, Path
+from reconciler.document import LocatedDocument
+from reconciler.model import POOL_LABEL, ZONE_LABEL
+from reconciler.providers.base import Capabilities
+from reconciler.zones import normalize_zones
+
+_LABEL_NAME = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_ZONE = re.compile(r"^(?:(?P<region>[a-z0-9]+)-)?(?P<n>[0-9]+)$")
+WINDOWS_NAME_MAX = 6
+
+
+def semantic_diagnostics(doc: LocatedDocument, caps: Capabilities) -> list[Diagnostic]:
+    """Problems in a document that has the schema's shape (types are re-checked defensively)."""
+    pools = doc.data.get("nodePools")
+    if not isinstance(pools, list):
+        return []
+    found = list(_pool_count(doc, pools, caps))
+    first_seen: dict[str, int] = {}
+    for index, pool in enumerate(pools):
+        if not isinstance(pool, dict):
+            continue
+        path: Path = ("nodePools", index)
+        found.extend(_check_pool(doc, path, pool, caps, first_seen))
+    return found
+
+
+def _pool_count(doc: LocatedDocument, pools: list[Any], caps: Capabilities) -> Iterator[Diagnostic]:
+    if len(pools) > caps.max_pools:
+        yield Diagnostic(doc.location(("nodePools",), key=True), ("nodePools",),
+                         f"{len(pools)} pools listed; a cluster has at most {caps.max_pools}")
+
+
+def _check_pool(doc: LocatedDocument, path: Path, pool: dict[str, Any], caps: Capabilities,
+                first_seen: dict[str, int]) -> Iterator[Diagnostic]:
+    def at(*field: str | int, key: bool = False) -> tuple[Any, Path]:
+        return doc.location((*path, *field), key=key), (*path, *field)
+
+    name = pool.get("name")
+    if isinstance(name, str):
+        yield from _check_name(name, pool, caps, at, first_seen, doc)
+    yield from _check_autoscaling(pool, at)
+    mode, priority = str(pool.get("mode", "")).lower(), str(pool.get("priority", "")).lower()
+    if priority == "spot" and mode == "system":
+        yield Diagnostic(*at("priority"), "spot pools must be user pools (mode: user);"
+                         " system pools need regular VMs")
+    if isinstance(pool.get("zones"), list):
+        yield from _check_zones(pool["zones"], caps, at)
+    if isinstance(pool.get("labels"), dict):
+        yield from _check_labels(pool, caps, at)
+
+
+def _check_name(name: str, pool: dict[str, Any], caps: Capabilities, at: Any,
+                first_seen: dict[str, int], doc: LocatedDocument) -> Iterator[Diagnostic]:
+    if name in first_seen:
+        yield Diagnostic(*at("name"), f"duplicate pool name '{name}' (first listed at line"
+                         f" {first_seen[name]})")
+    else:
+        first_seen[name] = at("name")[0].line
+    if caps.name_pattern and not re.fullmatch(caps.name_pattern, name):
+        yield Diagnostic(*at("name"), f"invalid pool name '{name}': {caps.name_rule}")
+    os_type = (pool.get("extensions") or {}).get("aks", {}) if isinstance(
+        pool.get("extensions"), dict) else {}
+    if isinstance(os_type, dict) and os_type.get("osType") == "Windows" \
+            and len(name) > WINDOWS_NAME_MAX and caps.name_pattern:
+        yield Diagnostic(*at("name"), f"invalid pool name '{name}': Windows pools have at most"
+                         f" {WINDOWS_NAME_MAX} characters")
+    provider_name = pool.get("providerName")
+    if isinstance(provider_name, str) and provider_name != name:
+        yield Diagnostic(*at("providerName"), f"providerName '{provider_name}' differs from"
+                         f" name '{name}'; it is read from the provider, remove it")
+
+
+def _check_autoscaling(pool: dict[str, Any], at: Any) -> Iterator[Diagnostic]:
+    scaling = pool.get("autoscaling")
+    if not isinstance(scaling, dict) or not isinstance(scaling.get("enabled"), bool):
+        return
+    system = str(pool.get("mode", "")).lower() == "system"
+    if scaling["enabled"]:
+        for bound in ("min", "max"):
+            if bound not in scaling:
+                yield Diagnostic(*at("autoscaling", key=True), f"'{bound}' is required when"
+                                 " autoscaling is enabled")
+        low, high = scaling.get("min"), scaling.get("max")
+        if isinstance(low, int) and isinstance(high, int) and low > high:
+            yield Diagnostic(*at("autoscaling", "min"), f"min ({low}) is greater than max"
+                             f" ({high})")
+        if system and isinstance(low, int) and low < 1:
+            yield Diagnostic(*at("autoscaling", "min"), "system pools need at least 1 node;"
+                             f" min is {low}")
+        return
+    desired = scaling.get("desired")
+    if desired is None:
+        yield Diagnostic(*at("autoscaling", key=True), "'desired' is required when autoscaling"
+                         " is disabled")
+    elif system and isinstance(desired, int) and desired < 1:
+        yield Diagnostic(*at("autoscaling", "desired"), "system pools need at least 1 node;"
+                         f" desired is {desired}")
+
+
+def _check_zones(zones: list[Any], caps: Capabilities, at: Any) -> Iterator[Diagnostic]:
+    for index, zone in enumerate(zones):
+        match = _ZONE.fullmatch(str(zone))
+        if match is None:
+            yield Diagnostic(*at("zones", index), f"invalid zone '{zone}': expected"
+                             " <region>-<n> such as japaneast-1, or a zone number")
+        elif match["region"] and caps.location and match["region"] != caps.location:
+            yield Diagnostic(*at("zones", index), f"zone '{zone}' is not in the cluster's"
+                             f" location '{caps.location}'")
+
+
+def _check_labels(pool: dict[str, Any], caps: Capabilities, at: Any) -> Iterator[Diagnostic]:
+    owned = _driver_label_values(pool, caps)
+    for key, value in pool["labels"].items():
+        problem = _label_key_problem(key)
+        if problem:
+            yield Diagnostic(*at("labels", key, key=True), f"invalid label key '{key}': {problem}")
+        elif key in owned:
+            if str(value) != owned[key]:
+                yield Diagnostic(*at("labels", key), f"label '{key}' is set by the driver to"
+                                 f" '{owned[key]}'; remove it")
+        elif any(key.startswith(prefix) for prefix in caps.reserved_label_prefixes):
+            yield Diagnostic(*at("labels", key, key=True), f"label '{key}' uses a reserved"
+                             " prefix and cannot be written")
+        if isinstance(value, str) and value and not (
+                len(value) <= 63 and _LABEL_NAME.fullmatch(value)):
+            yield Diagnostic(*at("labels", key), f"invalid label value '{value}': at most 63"
+                             " letters, digits, '-', '_' or '.', starting and ending with a"
+                             " letter or digit")
+
+
+def _driver_label_values(pool: dict[str, Any], caps: Capabilities) -> dict[str, str]:
+    """The driver-owned labels a pasted Kompox spec may carry, with the values they must have."""
+    owned = {POOL_LABEL: str(pool.get("name"))}
+    zones = pool.get("zones")
+    if isinstance(zones, list) and zones:
+        owned[ZONE_LABEL] = normalize_zones([str(z) for z in zones], caps.location)[0]
+    return owned
+
+
+def _label_key_problem(key: str) -> str | None:
+    prefix, sep, name = key.rpartition("/")
+    if sep and not (len(prefix) <= 253 and _DNS_SUBDOMAIN.fullmatch(prefix)):
+        return "the prefix must be a DNS subdomain such as example.com"
+    if not name or len(name) > 63 or not _LABEL_NAME.fullmatch(name):
+        return ("the name must be 1-63 letters, digits, '-', '_' or '.', starting and ending"
+                " with a letter or digit")
+    return None
