@@ -84,6 +84,8 @@ def arm_for_create(pool: NodePool, *, location: str | None = None) -> dict[str, 
     """
     props: dict[str, Any] = {}
     _apply_patch(props, pool)
+    if pool.priority is not None:  # explicit in a create body, even the default
+        props["scaleSetPriority"] = PRIORITIES.get(pool.priority, pool.priority)
     _apply_labels(props, pool.labels or {})
     props.setdefault("tags", {})[OWNER_TAG_KEY] = OWNER_TAG_VALUE
     scaling = pool.autoscaling
@@ -125,8 +127,9 @@ def _apply_patch(props: dict[str, Any], pool: NodePool) -> None:
         _put(props, "osDiskType", pool.os_disk_type)
     if pool.os_disk_size_gib is not None:
         _put(props, "osDiskSizeGB", pool.os_disk_size_gib)
-    if pool.priority is not None:
-        _put(props, "scaleSetPriority", PRIORITIES.get(pool.priority, pool.priority))
+    priority = PRIORITIES.get(pool.priority or "", pool.priority)
+    if priority is not None and priority != props.get("scaleSetPriority", "Regular"):
+        props["scaleSetPriority"] = priority  # absent is Regular, as pool_from_arm reads it
     if pool.zones is not None:
         zones = sorted({to_provider_zone(z) for z in pool.zones})
         if set(zones) != set(props.get("availabilityZones") or ()):  # zones are a set
@@ -138,14 +141,16 @@ def _apply_patch(props: dict[str, Any], pool: NodePool) -> None:
 
 def _apply_autoscaling(props: dict[str, Any], scaling: Autoscaling) -> None:
     """enabled/min/max map to the autoscaler; desired is the count only when it is off."""
-    if scaling.enabled is not None and bool(props.get("enableAutoScaling")) != scaling.enabled:
+    before = (bool(props.get("enableAutoScaling")), props.get("minCount"), props.get("maxCount"))
+    if scaling.enabled is not None and before[0] != scaling.enabled:
         props["enableAutoScaling"] = scaling.enabled  # absent already means off
     if props.get("enableAutoScaling"):
         if scaling.min is not None:
             _put(props, "minCount", scaling.min)
         if scaling.max is not None:
             _put(props, "maxCount", scaling.max)
-        _clamp_count(props)
+        if before != (True, props.get("minCount"), props.get("maxCount")):
+            _clamp_count(props)  # only a planned autoscaler change may move the count
         return
     if scaling.desired is not None:
         _put(props, "count", scaling.desired)
