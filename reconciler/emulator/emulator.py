@@ -64,8 +64,7 @@ class Emulator:
         """Bind (port 0 = any free port) and serve in a daemon thread."""
         self._tls = make_tls(self.config.host, "localhost")
         self._server = EmulatorHttpServer((self.config.host, self.config.port),
-                                          self._tls.context, self.config.token,
-                                          self.faults, self.request_log)
+                                          self._tls.context, self.faults, self.request_log)
         self._server.api = ArmApi(self.cluster, self.config, self.faults, self.url)
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.05},
@@ -119,4 +118,5 @@ class Emulator:
         for name, pool in arm.items():
             pool["id"] = f"{self.config.cluster_path}/agentPools/{name}"
             pool.setdefault("type", "Microsoft.ContainerService/managedClusters/agentPools")
+            pool.setdefault("properties", {}).setdefault("provisioningState", "Succeeded")
         return arm

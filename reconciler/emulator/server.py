@@ -23,11 +23,10 @@ class EmulatorHttpServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], context: ssl.SSLContext, token: str,
+    def __init__(self, address: tuple[str, int], context: ssl.SSLContext,
                  faults: Faults, log: RequestLog) -> None:
         super().__init__(address, ArmRequestHandler)
         self.context = context
-        self.token = token
         self.faults = faults
         self.log = log
         self.api: ArmApi | None = None  # set once the port (hence the base URL) is known
@@ -92,7 +91,8 @@ class ArmRequestHandler(BaseHTTPRequestHandler):
         self._send(response)
 
     def _answer(self, request: Request) -> Response | None:
-        if request.header("Authorization") != f"Bearer {self.server.token}":
+        assert self.server.api is not None
+        if request.header("Authorization") != f"Bearer {self.server.api.config.token}":
             return error_response(
                 401, "InvalidAuthenticationToken", "The access token is invalid.",
                 headers={"WWW-Authenticate": 'Bearer authorization_uri="https://login.'
@@ -105,7 +105,6 @@ class ArmRequestHandler(BaseHTTPRequestHandler):
             headers = {} if rule.retry_after is None else {"Retry-After": f"{rule.retry_after:g}"}
             return error_response(rule.status, rule.code, rule.message, bare=rule.bare,
                                   headers=headers)
-        assert self.server.api is not None
         try:
             return self.server.api.handle(request)
         except Exception as err:  # an emulator bug must surface as a 500, not a hang

@@ -1,0 +1,176 @@
+"""The ``aks`` driver: agent pools through azure-mgmt-containerservice (api 2026-08-01).
+
+One paged list per ``list``; updates PUT the pool as listed with only the planned fields
+changed (no GET), guarded by If-Match; creates by If-None-Match: *. Mapping and AKS
+rules live in ``reconciler.aks``; HTTP failures are mapped in ``aks_errors``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import AzureError, ResourceNotFoundError
+from azure.core.polling import LROPoller
+
+from reconciler.aks.capabilities import aks_capabilities
+from reconciler.aks.mapping import arm_for_create, arm_for_update, pool_from_arm
+from reconciler.errors import ProviderValidationError, StaleError
+from reconciler.model import NodePool
+from reconciler.providers.aks_client import AksSettings, make_client, parse_settings
+from reconciler.providers.aks_errors import map_error, retry_conflicts
+from reconciler.providers.base import Capabilities, Cluster, Driver, ProgressCallback
+
+
+class AksDriver(Driver):
+    """Agent pools of one AKS cluster (``provider: aks``)."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        super().__init__(cluster)
+        self.settings: AksSettings = parse_settings(dict(cluster.settings))
+        self._client: Any = None  # built on first use: validation needs no credentials
+        self._listed: dict[str, dict] | None = None  # raw ARM pools from the last list
+        self._lock = threading.Lock()
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """AKS rules, with zones written for the cluster's location."""
+        return aks_capabilities(self.settings.location)
+
+    @property
+    def client(self) -> Any:
+        """The ContainerServiceClient (created lazily)."""
+        if self._client is None:
+            self._client = make_client(self.settings)
+        return self._client
+
+    # -- the four operations -------------------------------------------------------------
+
+    def list(self, name: str | None = None) -> list[NodePool]:
+        """One paged list call (nextLink followed); a missing cluster or group is empty."""
+        raw_pools = self._call(self._list_raw, action="list agent pools", pool="")
+        with self._lock:
+            self._listed = {raw["name"]: raw for raw in raw_pools}
+        return [pool_from_arm(raw, self.settings.location) for raw in raw_pools
+                if name is None or raw["name"] == name]
+
+    def create(self, pool: NodePool, progress: ProgressCallback | None = None) -> NodePool:
+        """PUT with If-None-Match: * (412: the pool appeared since the plan)."""
+        if not pool.name:
+            raise ProviderValidationError("a node pool needs a name")
+        body = arm_for_create(pool, location=self.settings.location)
+        raw = self._put(pool.name, body, etag=None, progress=progress, state="Creating")
+        return pool_from_arm(raw, self.settings.location)
+
+    def update(self, pool: NodePool, progress: ProgressCallback | None = None) -> NodePool:
+        """PUT the listed pool with the set fields of ``pool``; no call if nothing changes."""
+        if not pool.name:
+            raise ProviderValidationError("a node pool needs a name")
+        listed = self._cached(pool.name)
+        if listed is None:
+            raise StaleError(f"pool '{pool.name}' no longer exists; run plan again")
+        body = arm_for_update(listed, pool, location=self.settings.location)
+        if body is None:
+            return pool_from_arm(listed, self.settings.location)
+        etag = pool.etag or (listed.get("properties") or {}).get("eTag")
+        raw = self._put(pool.name, body, etag=etag, progress=progress, state="Updating")
+        return pool_from_arm(raw, self.settings.location)
+
+    def delete(self, name: str, etag: str | None = None,
+               progress: ProgressCallback | None = None) -> None:
+        """DELETE (If-Match when ``etag`` is given); a missing pool is success."""
+        condition = MatchConditions.IfNotModified if etag else None
+
+        def begin() -> LROPoller:
+            return self.client.agent_pools.begin_delete(
+                self.settings.resource_group, self.settings.cluster_name, name,
+                etag=etag, match_condition=condition)
+
+        try:
+            self._call(lambda: self._delete(begin, name, progress), action="delete", pool=name)
+        finally:
+            self._forget(name)
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _delete(self, begin: Callable[[], LROPoller], name: str,
+                progress: ProgressCallback | None) -> None:
+        # Already gone (or its cluster is): the contract counts that as success.
+        with contextlib.suppress(ResourceNotFoundError):
+            self._finish(begin, name, "Deleting", progress)
+
+    def _list_raw(self) -> list[dict]:
+        pages = self.client.agent_pools.list(self.settings.resource_group,
+                                             self.settings.cluster_name)
+        try:
+            return [pool.as_dict() for pool in pages]
+        except ResourceNotFoundError:
+            return []  # the cluster or its resource group does not exist (yet)
+
+    def _cached(self, name: str) -> dict | None:
+        """The pool as last listed, listing once if it was never seen."""
+        with self._lock:
+            listed = self._listed
+        if listed is None or name not in listed:
+            self.list()
+            with self._lock:
+                listed = self._listed or {}
+        return listed.get(name)
+
+    def _put(self, name: str, body: dict, *, etag: str | None,
+             progress: ProgressCallback | None, state: str) -> dict:
+        """PUT and poll to the end; returns the raw pool AKS reports afterwards."""
+        if etag:
+            match = {"etag": etag, "match_condition": MatchConditions.IfNotModified}
+        else:
+            match = {"match_condition": MatchConditions.IfMissing}
+
+        def begin() -> LROPoller:
+            return self.client.agent_pools.begin_create_or_update(
+                self.settings.resource_group, self.settings.cluster_name, name, body, **match)
+
+        action = "create" if state == "Creating" else "update"
+        try:
+            raw = self._call(lambda: self._finish(begin, name, state, progress),
+                             action=action, pool=name)
+        except Exception:
+            self._forget(name)  # whatever AKS holds now, the cached copy is no longer it
+            raise
+        with self._lock:
+            if self._listed is not None and raw:
+                self._listed[name] = raw
+        return raw
+
+    def _finish(self, begin: Callable[[], LROPoller], name: str, state: str,
+                progress: ProgressCallback | None) -> dict:
+        """Start the operation (waiting out 409s) and poll it to the end, reporting status."""
+        s = self.settings
+        poller = retry_conflicts(begin, timeout=s.conflict_timeout, backoff=s.conflict_backoff)
+        last = None
+        while not poller.done():
+            status = poller.status()
+            if progress and status != last:
+                progress(f"{name}: {state} ({status})")
+                last = status
+            poller.wait(timeout=min(max(s.polling_interval, 0.05), 1.0))
+        result = poller.result()
+        if progress:
+            progress(f"{name}: Succeeded")
+        return result.as_dict() if result is not None else {}
+
+    def _call(self, call: Callable[[], Any], *, action: str, pool: str) -> Any:
+        """Run an SDK call, turning SDK failures into reconciler errors."""
+        try:
+            return call()
+        except AzureError as err:
+            raise map_error(err, action=action, pool=pool, auth=self.settings.auth,
+                            endpoint=self.settings.arm_endpoint) from err
+
+    def _forget(self, name: str) -> None:
+        with self._lock:
+            if self._listed is not None:
+                self._listed.pop(name, None)
+

@@ -1,0 +1,125 @@
+"""HTTP and SDK failures -> reconciler error types, and the wait-out-a-409 loop.
+
+This is the only place where AKS's status codes and error codes are interpreted.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from azure.core.exceptions import (
+    AzureError,
+    ClientAuthenticationError,
+    HttpResponseError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+
+from reconciler.errors import (
+    AuthError,
+    ConflictError,
+    ProviderError,
+    ProviderValidationError,
+    StaleError,
+    ThrottledError,
+)
+
+T = TypeVar("T")
+# 400 codes that are the driver's fault, not the user's input.
+PROTOCOL_CODES = ("InvalidApiVersionParameter", "MissingApiVersionParameter")
+MAX_CONFLICT_BACKOFF = 60.0
+
+
+def aks_error(err: HttpResponseError) -> tuple[str, str]:
+    """AKS's (code, message), from ``{"error": {...}}`` or the bare ``{code, message}``."""
+    detail: dict[str, Any] = {}
+    try:
+        body = json.loads(err.response.text()) if err.response is not None else None
+    except (ValueError, TypeError, AttributeError):
+        body = None
+    if isinstance(body, dict):
+        nested = body.get("error")
+        detail = nested if isinstance(nested, dict) else body
+    code = detail.get("code") or getattr(err.error, "code", None) or ""
+    message = detail.get("message") or getattr(err.error, "message", None) or err.reason or ""
+    return str(code), str(message)
+
+
+def is_conflict(err: Exception) -> bool:
+    """A 409: another operation on the pool or cluster is still running."""
+    return isinstance(err, HttpResponseError) and err.status_code == 409
+
+
+def lro_failed(err: HttpResponseError) -> bool:
+    """The poller's error for an operation that ended Failed/Canceled (not an HTTP error)."""
+    return err.status_code is not None and err.status_code < 400
+
+
+def map_error(err: Exception, *, action: str, pool: str, auth: str,
+              endpoint: str) -> ProviderError:
+    """The reconciler error for an SDK failure while ``action``-ing ``pool``.
+
+    Messages carry AKS's code and message, never a credential.
+    """
+    where = f"{action} pool '{pool}'" if pool else action
+    if isinstance(err, ClientAuthenticationError) and err.response is None:
+        return AuthError(f"could not get an Azure token with auth '{auth}': "
+                         f"{_first_line(err.message)}")
+    if isinstance(err, HttpResponseError) and err.status_code is not None:
+        return _from_status(err, where, pool, auth)
+    if isinstance(err, ServiceRequestError | ServiceResponseError):
+        return ProviderError(f"cannot {where}: no answer from {endpoint} "
+                             f"({_first_line(err.message)})")
+    if isinstance(err, AzureError):
+        return ProviderError(f"cannot {where}: {_first_line(err.message)}")
+    return ProviderError(f"cannot {where}: {type(err).__name__}: {err}")
+
+
+def _from_status(err: HttpResponseError, where: str, pool: str, auth: str) -> ProviderError:
+    status = err.status_code or 0
+    code, message = aks_error(err)
+    detail = f"{message} ({code})" if code else message
+    if lro_failed(err):
+        return ProviderError(f"AKS could not {where}: the operation ended Failed: {detail}")
+    if status in (401, 403):
+        return AuthError(f"AKS refused the credentials from auth '{auth}' while trying to "
+                         f"{where} (HTTP {status}): {detail}")
+    if status == 412 and where.startswith("create"):
+        return StaleError(f"pool '{pool}' already exists (created since the plan); "
+                          "run plan again")
+    if status == 412:
+        return StaleError(f"pool '{pool}' changed since the plan; run plan again")
+    if status == 400 and code not in PROTOCOL_CODES:
+        return ProviderValidationError(f"AKS rejected the request to {where}: {detail}")
+    if status == 409:
+        return ConflictError(f"cannot {where}: another operation is still in progress "
+                             f"after waiting: {detail}")
+    if status == 429:
+        return ThrottledError(f"cannot {where}: AKS is throttling requests (HTTP 429), "
+                              f"retries exhausted: {detail}")
+    return ProviderError(f"cannot {where}: HTTP {status}: {detail}")
+
+
+def retry_conflicts(call: Callable[[], T], *, timeout: float, backoff: float,
+                    sleep: Callable[[float], None] = time.sleep) -> T:
+    """Run ``call``, waiting out 409 "operation in progress" answers for up to ``timeout``.
+
+    The last 409 is re-raised when the next wait would pass the deadline.
+    """
+    deadline = time.monotonic() + timeout
+    delay = max(backoff, 0.01)
+    while True:
+        try:
+            return call()
+        except HttpResponseError as err:
+            if not is_conflict(err) or time.monotonic() + delay > deadline:
+                raise
+        sleep(delay)
+        delay = min(delay * 2, MAX_CONFLICT_BACKOFF)
+
+
+def _first_line(text: str | None) -> str:
+    return (text or "").strip().splitlines()[0] if (text or "").strip() else "unknown error"

@@ -1,0 +1,39 @@
+"""Shared fixtures: emulators and temporary state. Keep one fixture per concern."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from reconciler.emulator import Emulator
+from reconciler.emulator.testing import EmulatorSession, start_test_emulator
+
+# -- AKS: the ARM agentPools emulator over HTTPS ------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def _aks_emulator_server() -> Iterator[Emulator]:
+    """One emulator (HTTPS on 127.0.0.1, port 0) for the whole session."""
+    emulator = start_test_emulator()
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture
+def aks_emulator(_aks_emulator_server: Emulator,
+                 monkeypatch: pytest.MonkeyPatch) -> EmulatorSession:
+    """The AKS emulator, reset (no pools, faults or logged requests), trusted and authorised.
+
+    Yields an ``EmulatorSession``: ``url``, ``ca_path``, ``token``, ``store``, ``cluster``,
+    ``request_log``, ``faults``, ``config``; ``reset(pools, page_size=..)`` to seed;
+    ``settings()`` / ``cluster_spec()`` / ``cluster_block()`` / ``write_desired(path)`` to
+    aim the ``aks`` provider at it (auth: token). REQUESTS_CA_BUNDLE and AZURE_ACCESS_TOKEN
+    are set for the test (``env`` has them for subprocesses).
+    """
+    session = EmulatorSession(_aks_emulator_server)
+    session.reset()
+    for key, value in session.env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    return session
