@@ -1,0 +1,85 @@
+"""Settings, credentials and TLS: errors name the key or auth method, never the token."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+
+import pytest
+
+from reconciler.emulator.testing import EmulatorSession
+from reconciler.errors import AuthError, ConfigError, ProviderError
+from reconciler.providers import driver_for
+from reconciler.providers.aks import AksDriver
+from reconciler.providers.base import Cluster
+
+SECRET = "s3cr3t-token-value-that-must-not-leak"
+
+
+def test_driver_found_by_provider_name(aks: EmulatorSession) -> None:
+    assert isinstance(driver_for(aks.cluster_spec()), AksDriver)
+
+
+@pytest.mark.parametrize("key", ["subscriptionId", "resourceGroup", "clusterName", "location"])
+def test_missing_setting_is_named(aks: EmulatorSession, key: str) -> None:
+    settings = aks.settings()
+    del settings[key]
+    with pytest.raises(ConfigError, match=f"missing setting '{key}'"):
+        AksDriver(Cluster("c", "aks", settings))
+
+
+def test_unknown_setting_suggests_the_right_one(aks: EmulatorSession) -> None:
+    with pytest.raises(ConfigError, match="did you mean 'clusterName'"):
+        AksDriver(aks.cluster_spec(clustername="x"))
+
+
+def test_bad_auth_method(aks: EmulatorSession) -> None:
+    with pytest.raises(ConfigError, match="'auth' must be one of default, cli, token"):
+        AksDriver(aks.cluster_spec(auth="password"))
+
+
+def test_token_auth_needs_the_env_var(aks: EmulatorSession,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AZURE_ACCESS_TOKEN")
+    with pytest.raises(ConfigError, match="AZURE_ACCESS_TOKEN"):
+        AksDriver(aks.cluster_spec()).list()
+
+
+def test_rejected_token_is_an_auth_error_without_the_token(
+        aks: EmulatorSession, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("AZURE_ACCESS_TOKEN", SECRET)
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(AuthError, match="auth 'token'") as caught:
+        AksDriver(aks.cluster_spec()).list()
+    assert "401" in str(caught.value)
+    text = "".join(traceback.format_exception(caught.value))
+    assert SECRET not in text and SECRET not in caplog.text
+    assert [e.status for e in aks.request_log.entries] == [401]
+    assert all(SECRET not in str(e.headers) for e in aks.request_log.entries)
+
+
+def test_no_token_in_sdk_logs_on_success(aks: EmulatorSession, driver: AksDriver,
+                                         caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    driver.list()
+    driver.delete("legacy")
+    assert aks.token not in caplog.text
+
+
+def test_tls_is_verified(aks: EmulatorSession, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    with pytest.raises(ProviderError, match="CERTIFICATE_VERIFY_FAILED"):
+        AksDriver(aks.cluster_spec(retryTotal=0)).list()
+
+
+def test_ssl_cert_file_is_honoured(aks: EmulatorSession,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    monkeypatch.setenv("SSL_CERT_FILE", str(aks.ca_path))
+    assert len(AksDriver(aks.cluster_spec()).list()) == 3
+
+
+def test_arm_endpoint_must_be_https(aks: EmulatorSession) -> None:
+    with pytest.raises(ConfigError, match="armEndpoint"):
+        AksDriver(aks.cluster_spec(armEndpoint="http://127.0.0.1:1"))

@@ -1,0 +1,135 @@
+"""AKS rejections, concurrency and outages, mapped to reconciler error types."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from reconciler.emulator.testing import EmulatorSession
+from reconciler.errors import (
+    ConflictError,
+    ProviderError,
+    ProviderValidationError,
+    StaleError,
+    ThrottledError,
+)
+from reconciler.model import Autoscaling, NodePool
+from reconciler.providers.aks import AksDriver
+
+POOL_PATH = r"/agentPools/batch$"
+LIST_PATH = r"/agentPools$"
+
+
+@pytest.mark.parametrize("bare", [False, True], ids=["error-envelope", "bare-error"])
+def test_immutable_change_carries_aks_message(aks: EmulatorSession, driver: AksDriver,
+                                              bare: bool) -> None:
+    aks.config.bare_errors = bare
+    with pytest.raises(ProviderValidationError, match="Changing property 'vmSize' is not"):
+        driver.update(NodePool(name="batch", instance_type="Standard_D8s_v5"))
+    assert [e.status for e in aks.request_log.writes] == [400]
+
+
+def test_last_system_pool_delete_is_a_validation_error(aks: EmulatorSession,
+                                                       driver: AksDriver) -> None:
+    with pytest.raises(ProviderValidationError, match="at least one system agent pool"):
+        driver.delete("system")
+
+
+def test_concurrent_change_is_stale(aks: EmulatorSession, driver: AksDriver) -> None:
+    planned = driver.list(name="batch")[0]
+    aks.store.put("batch", {"properties": {"count": 3}})  # someone else changes it
+    with pytest.raises(StaleError, match="pool 'batch' changed since the plan; run plan"):
+        driver.update(NodePool(name="batch", autoscaling=Autoscaling(desired=4),
+                               etag=planned.etag))
+    with pytest.raises(StaleError):
+        driver.delete("batch", etag=planned.etag)
+    assert aks.store.get("batch")["properties"]["count"] == 3
+
+
+def test_operation_in_progress_is_waited_out(aks: EmulatorSession, driver: AksDriver) -> None:
+    aks.config.lro_seconds = 0.3
+    aks.cluster.put_pool("batch", {"properties": {"count": 3}})  # someone else's operation
+    aks.config.lro_seconds = 0.01
+    driver.update(NodePool(name="batch", labels={"team": "b"}))  # lists the new eTag first
+    statuses = [e.status for e in aks.request_log.writes]
+    assert statuses[0] == 409 and statuses[-1] == 200 and set(statuses[1:-1]) <= {409}
+    assert aks.store.get("batch")["properties"]["nodeLabels"]["team"] == "b"
+
+
+def test_conflict_that_never_clears_is_bounded(aks: EmulatorSession) -> None:
+    aks.faults.add(method="PUT", path=POOL_PATH, times=1000, status=409,
+                   code="OperationNotAllowed",
+                   message="Another agentpool operation (Upgrading) is in progress")
+    driver = AksDriver(aks.cluster_spec(conflictTimeoutSeconds=0.3))
+    started = time.monotonic()
+    with pytest.raises(ConflictError, match="Upgrading"):
+        driver.update(NodePool(name="batch", labels={"team": "b"}))
+    assert time.monotonic() - started < 2
+    assert len(aks.request_log.writes) >= 2
+
+
+def test_throttling_honours_retry_after(aks: EmulatorSession, driver: AksDriver) -> None:
+    aks.faults.add(method="PUT", path=POOL_PATH, status=429, code="Throttled",
+                   message="Too many requests", retry_after=0.4)
+    started = time.monotonic()
+    driver.update(NodePool(name="batch", labels={"team": "b"}))
+    assert time.monotonic() - started >= 0.4
+    assert [e.status for e in aks.request_log.writes] == [429, 200]
+
+
+def test_throttling_that_persists_is_bounded(aks: EmulatorSession) -> None:
+    aks.faults.add(method="GET", path=LIST_PATH, times=100, status=429, code="Throttled",
+                   message="Too many requests", retry_after=3600)
+    driver = AksDriver(aks.cluster_spec(retryTotal=2, maxRetryAfterSeconds=0.05))
+    with pytest.raises(ThrottledError, match="Too many requests"):
+        driver.list()
+    assert len(aks.request_log.list_pages) == 3
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_server_errors_are_retried(aks: EmulatorSession, driver: AksDriver,
+                                   status: int) -> None:
+    aks.faults.add(method="GET", path=LIST_PATH, times=2, status=status)
+    aks.faults.add(method="PUT", path=POOL_PATH, status=status)
+    assert len(driver.list()) == 3
+    driver.update(NodePool(name="batch", labels={"team": "b"}))
+    assert [e.status for e in aks.request_log.list_pages] == [status, status, 200]
+    assert [e.status for e in aks.request_log.writes] == [status, 200]
+
+
+def test_dropped_connections_are_retried(aks: EmulatorSession, driver: AksDriver) -> None:
+    aks.faults.add(method="GET", path=LIST_PATH, action="drop")
+    aks.faults.add(method="PUT", path=POOL_PATH, action="drop")
+    assert len(driver.list()) == 3
+    driver.update(NodePool(name="batch", labels={"team": "b"}))
+    assert [e.status for e in aks.request_log.list_pages] == [0, 200]  # 0 = dropped
+    assert [e.status for e in aks.request_log.writes] == [0, 200]
+
+
+def test_outage_past_the_retries_is_a_provider_error(aks: EmulatorSession) -> None:
+    aks.faults.add(method="GET", path=LIST_PATH, times=100, status=503,
+                   code="ServiceUnavailable", message="The service is unavailable.")
+    with pytest.raises(ProviderError, match="HTTP 503: The service is unavailable"):
+        AksDriver(aks.cluster_spec(retryTotal=1)).list()
+
+
+def test_failed_operation_reports_aks_error(aks: EmulatorSession, driver: AksDriver) -> None:
+    aks.faults.add(method="PUT", path=r"/agentPools/gpu$", action="lro_failed",
+                   code="ReconcileVMSSAgentPoolFailed",
+                   message="Code=\"SkuNotAvailable\" the requested VM size is not available")
+    with pytest.raises(ProviderError, match="ended Failed: .*SkuNotAvailable") as caught:
+        driver.create(NodePool(name="gpu", mode="user", instance_type="Standard_NC6s_v3"))
+    assert not isinstance(caught.value, ProviderValidationError)
+    aks.emulator.wait_idle()
+    [pool] = driver.list(name="gpu")
+    assert pool.status is not None and pool.status.provisioning_state == "Failed"
+
+
+def test_failed_delete_leaves_the_pool(aks: EmulatorSession, driver: AksDriver) -> None:
+    aks.faults.add(method="DELETE", action="lro_failed", code="DeleteFailed",
+                   message="VMSS delete timed out")
+    with pytest.raises(ProviderError, match="VMSS delete timed out"):
+        driver.delete("legacy")
+    [pool] = driver.list(name="legacy")
+    assert pool.status is not None and pool.status.provisioning_state == "Failed"
