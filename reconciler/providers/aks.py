@@ -21,7 +21,7 @@ from reconciler.aks.mapping import arm_for_create, arm_for_update, pool_from_arm
 from reconciler.errors import ProviderValidationError, StaleError
 from reconciler.model import NodePool
 from reconciler.providers.aks_client import AksSettings, make_client, parse_settings
-from reconciler.providers.aks_errors import map_error, retry_conflicts
+from reconciler.providers.aks_errors import map_error, retry_conflicts, scrub_credentials
 from reconciler.providers.base import Capabilities, Cluster, Driver, ProgressCallback
 
 
@@ -148,7 +148,13 @@ class AksDriver(Driver):
                 progress: ProgressCallback | None) -> dict:
         """Start the operation (waiting out 409s) and poll it to the end, reporting status."""
         s = self.settings
-        poller = retry_conflicts(begin, timeout=s.conflict_timeout, backoff=s.conflict_backoff)
+
+        def waiting() -> None:
+            if progress:
+                progress(f"{name}: waiting for another operation on the pool to finish")
+
+        poller = retry_conflicts(begin, timeout=s.conflict_timeout, backoff=s.conflict_backoff,
+                                 on_wait=waiting)
         last = None
         while not poller.done():
             status = poller.status()
@@ -166,6 +172,7 @@ class AksDriver(Driver):
         try:
             return call()
         except AzureError as err:
+            scrub_credentials(err)
             raise map_error(err, action=action, pool=pool, auth=self.settings.auth,
                             endpoint=self.settings.arm_endpoint) from err
 

@@ -103,11 +103,31 @@ def _from_status(err: HttpResponseError, where: str, pool: str, auth: str) -> Pr
     return ProviderError(f"cannot {where}: HTTP {status}: {detail}")
 
 
+def scrub_credentials(err: BaseException) -> None:
+    """Drop Authorization headers from the requests kept by ``err`` and its causes.
+
+    The SDK's errors keep the failed request; our errors keep the SDK's as their cause,
+    so without this the bearer token would live on inside every raised error.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        request = getattr(getattr(current, "response", None), "request", None)
+        headers = getattr(request, "headers", None)
+        if headers is not None:
+            for key in [k for k in headers if k.lower() == "authorization"]:
+                del headers[key]
+        current = current.__cause__ or current.__context__
+
+
 def retry_conflicts(call: Callable[[], T], *, timeout: float, backoff: float,
+                    on_wait: Callable[[], None] | None = None,
                     sleep: Callable[[float], None] = time.sleep) -> T:
     """Run ``call``, waiting out 409 "operation in progress" answers for up to ``timeout``.
 
-    The last 409 is re-raised when the next wait would pass the deadline.
+    The last 409 is re-raised when the next wait would pass the deadline; ``on_wait`` is
+    told before each wait.
     """
     deadline = time.monotonic() + timeout
     delay = max(backoff, 0.01)
@@ -117,6 +137,8 @@ def retry_conflicts(call: Callable[[], T], *, timeout: float, backoff: float,
         except HttpResponseError as err:
             if not is_conflict(err) or time.monotonic() + delay > deadline:
                 raise
+        if on_wait:
+            on_wait()
         sleep(delay)
         delay = min(delay * 2, MAX_CONFLICT_BACKOFF)
 

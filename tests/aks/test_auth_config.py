@@ -9,6 +9,7 @@ import pytest
 
 from reconciler.emulator.testing import EmulatorSession
 from reconciler.errors import AuthError, ConfigError, ProviderError
+from reconciler.model import NodePool
 from reconciler.providers import driver_for
 from reconciler.providers.aks import AksDriver
 from reconciler.providers.base import Cluster
@@ -55,6 +56,8 @@ def test_rejected_token_is_an_auth_error_without_the_token(
     assert "401" in str(caught.value)
     text = "".join(traceback.format_exception(caught.value))
     assert SECRET not in text and SECRET not in caplog.text
+    kept_request = caught.value.__cause__.response.request  # the SDK error stays as the cause
+    assert SECRET not in str(dict(kept_request.headers))
     assert [e.status for e in aks.request_log.entries] == [401]
     assert all(SECRET not in str(e.headers) for e in aks.request_log.entries)
 
@@ -83,3 +86,18 @@ def test_ssl_cert_file_is_honoured(aks: EmulatorSession,
 def test_arm_endpoint_must_be_https(aks: EmulatorSession) -> None:
     with pytest.raises(ConfigError, match="armEndpoint"):
         AksDriver(aks.cluster_spec(armEndpoint="http://127.0.0.1:1"))
+
+
+def test_forbidden_is_an_auth_error(aks: EmulatorSession, driver: AksDriver) -> None:
+    aks.faults.add(method="PUT", status=403, code="AuthorizationFailed",
+                   message="The client does not have authorization to perform action")
+    with pytest.raises(AuthError, match="auth 'token'.*HTTP 403.*AuthorizationFailed"):
+        driver.update(NodePool(name="batch", labels={"team": "b"}))
+
+
+def test_unavailable_cli_credential_names_the_method(aks: EmulatorSession,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")  # no `az` to ask for a token
+    with pytest.raises(AuthError, match="auth 'cli'"):
+        AksDriver(aks.cluster_spec(auth="cli")).list()
+    assert aks.request_log.entries == []
