@@ -43,9 +43,10 @@ class AksDriver(Driver):
     @property
     def client(self) -> Any:
         """The ContainerServiceClient (created lazily)."""
-        if self._client is None:
-            self._client = make_client(self.settings)
-        return self._client
+        with self._lock:  # parallel applies share one client (and one connection pool)
+            if self._client is None:
+                self._client = make_client(self.settings)
+            return self._client
 
     # -- the four operations -------------------------------------------------------------
 

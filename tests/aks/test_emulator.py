@@ -73,3 +73,13 @@ def test_write_desired_aims_at_the_emulator(aks_emulator: EmulatorSession,
     text = path.read_text()
     assert "provider: aks" in text and f'armEndpoint: "{aks_emulator.url}"' in text
     assert "auth: \"token\"" in text and aks_emulator.token not in text
+
+
+def test_fault_rule_fails_the_nth_match_only() -> None:
+    from reconciler.emulator import Faults
+
+    faults = Faults()
+    faults.add(method="PUT", path=r"/agentPools/a$", nth=2, times=2)
+    taken = [faults.take("PUT", "/x/agentPools/a") is not None for _ in range(5)]
+    assert taken == [False, True, True, False, False]
+    assert faults.take("GET", "/x/agentPools/a") is None
