@@ -105,10 +105,11 @@ def _scaling_view(scaling: Autoscaling, enabled: bool | None) -> dict[str, Any]:
 
 
 def _extension_value(key: str, value: Any) -> Any:
-    if key == "nodeTaints" and isinstance(value, list | tuple):
-        return sorted(str(taint) for taint in value if taint != SPOT_TAINT)
-    if key == "tags" and isinstance(value, dict):
-        return {k: v for k, v in value.items() if k != OWNER_TAG_KEY}
+    # No taints and no tags are the same whether the provider omits the list or sends it empty.
+    if key == "nodeTaints" and isinstance(value, list | tuple | None):
+        return sorted(str(taint) for taint in value or () if taint != SPOT_TAINT)
+    if key == "tags" and isinstance(value, dict | None):
+        return {k: v for k, v in (value or {}).items() if k != OWNER_TAG_KEY}
     return value
 
 

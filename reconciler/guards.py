@@ -39,7 +39,24 @@ def guard_errors(desired: DesiredState, live: Sequence[NodePool], creates: Seque
                   f" ({action.reason}); list it in nodePools or remove it from policy.protect")
         for action in deletes if action.pool in desired.protect
     ]
+    errors += _spot_system_errors(updates)
     return errors + _system_pool_errors(desired, live, creates, updates, deletes)
+
+
+def _spot_system_errors(updates: Sequence[Action]) -> list[PlanError]:
+    """A file may leave priority unset on a live spot pool and still ask for mode: system."""
+    errors = []
+    for action in updates:
+        desired, live = action.desired, action.live
+        if desired is None or live is None:
+            continue
+        mode = str(desired.mode or live.mode or "").lower()
+        priority = str(desired.priority or live.priority or "").lower()
+        if mode == "system" and priority == "spot":
+            errors.append(PlanError(action.pool, "mode", live.mode, desired.mode or live.mode,
+                                    f"'{action.pool}' is a spot pool and spot pools must be user"
+                                    " pools; add a regular-priority pool with mode: system"))
+    return errors
 
 
 def _system_pool_errors(desired: DesiredState, live: Sequence[NodePool],

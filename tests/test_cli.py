@@ -1,0 +1,199 @@
+"""The CLI as users and scripts meet it: outputs, exit codes, saved plans, the local provider."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from reconciler.cli import cli
+
+FILE = """\
+apiVersion: reconciler/v1
+kind: NodePoolSet
+cluster:
+  name: demo
+  provider: local
+  settings: {{stateFile: state.json, location: japaneast}}
+policy: {{prune: owned, protect: [system]}}
+nodePools:
+  - name: system
+    mode: system
+    instanceType: Standard_D4s_v5
+    zones: [japaneast-1, "2"]
+    labels: {{team: platform}}
+    autoscaling: {{enabled: true, min: 1, max: {max}}}
+  - name: batch
+    mode: user
+    instanceType: Standard_D8s_v5
+    priority: spot
+    autoscaling: {{enabled: false, desired: 2}}
+    extensions:
+      aks: {{nodeTaints: ["workload=batch:NoSchedule"], maxPods: 50}}
+"""
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pools.yaml").write_text(FILE.format(max=3))
+    return tmp_path
+
+
+def run(*args: str) -> "object":
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_apply_then_plan_has_zero_changes(workdir: Path) -> None:
+    first = run("apply", "pools.yaml", "--yes")
+    assert first.exit_code == 0, first.output
+    assert "Apply complete: 2 applied." in first.stdout
+    again = run("plan", "pools.yaml", "--detailed-exitcode")
+    assert again.exit_code == 0
+    assert "No changes." in again.stdout
+    second_apply = run("apply", "pools.yaml", "--yes")
+    assert second_apply.exit_code == 0 and "Apply complete" not in second_apply.stdout
+
+
+def test_detailed_exitcode_reports_changes_with_2(workdir: Path) -> None:
+    assert run("plan", "pools.yaml", "--detailed-exitcode").exit_code == 2
+    assert run("plan", "pools.yaml").exit_code == 0
+
+
+def test_plan_json_is_the_spec_shape(workdir: Path) -> None:
+    run("apply", "pools.yaml", "--yes")
+    (workdir / "pools.yaml").write_text(FILE.format(max=5))
+    result = run("plan", "pools.yaml", "--format", "json")
+    plan = json.loads(result.stdout)
+    assert plan == {
+        "formatVersion": "1",
+        "cluster": {"name": "demo", "provider": "local"},
+        "summary": {"create": 0, "update": 1, "delete": 0, "noop": 1},
+        "actions": [{"action": "update", "pool": "system",
+                     "changes": [{"field": "autoscaling.max", "before": 3, "after": 5}]}],
+        "unmanaged": [],
+        "errors": [],
+    }
+
+
+def test_saved_plan_applies_and_is_refused_when_stale(workdir: Path) -> None:
+    run("apply", "pools.yaml", "--yes")
+    (workdir / "pools.yaml").write_text(FILE.format(max=5))
+    assert run("plan", "pools.yaml", "--out", "plan.json").exit_code == 0
+    saved = json.loads((workdir / "plan.json").read_text())
+    assert saved["fingerprint"]["live"].startswith("sha256:")
+    assert "settings" not in json.dumps(saved) and "state.json" not in json.dumps(saved)
+    shown = run("show", "plan.json")
+    assert "autoscaling.max  3 -> 5" in shown.stdout
+    # The cluster changes behind the plan's back: the plan must be refused.
+    (workdir / "pools.yaml").write_text(FILE.format(max=4))
+    assert run("apply", "pools.yaml", "--yes").exit_code == 0
+    (workdir / "pools.yaml").write_text(FILE.format(max=5))
+    refused = run("apply", "plan.json", "--yes")
+    assert refused.exit_code == 1
+    assert "changed since the plan was saved" in refused.stderr
+
+
+def test_saved_plan_refused_when_file_changed(workdir: Path) -> None:
+    run("apply", "pools.yaml", "--yes")
+    (workdir / "pools.yaml").write_text(FILE.format(max=5))
+    run("plan", "pools.yaml", "--out", "plan.json")
+    (workdir / "pools.yaml").write_text(FILE.format(max=6))
+    refused = run("apply", "plan.json", "--yes")
+    assert refused.exit_code == 1
+    assert "pools.yaml changed since the plan was saved" in refused.stderr
+    state = json.loads((workdir / "state.json").read_text())
+    assert "maxCount\": 6" not in json.dumps(state)
+
+
+def test_fresh_saved_plan_is_applied(workdir: Path) -> None:
+    run("plan", "pools.yaml", "--out", "plan.json")
+    result = run("apply", "plan.json", "--yes")
+    assert result.exit_code == 0, result.output
+    assert run("plan", "pools.yaml", "--detailed-exitcode").exit_code == 0
+
+
+def test_apply_without_yes_refused_when_stdin_is_not_a_terminal(workdir: Path) -> None:
+    result = run("apply", "pools.yaml")
+    assert result.exit_code == 1
+    assert "refusing to apply without --yes" in result.stderr
+    assert not (workdir / "state.json").exists()
+
+
+def test_rejected_plan_exits_1_and_writes_nothing(workdir: Path) -> None:
+    run("apply", "pools.yaml", "--yes")
+    before = (workdir / "state.json").read_text()
+    (workdir / "pools.yaml").write_text(FILE.format(max=3).replace("Standard_D8s_v5",
+                                                                   "Standard_D16s_v5"))
+    result = run("apply", "pools.yaml", "--yes")
+    assert result.exit_code == 1
+    assert "instanceType cannot change on an existing pool" in result.stdout
+    assert (workdir / "state.json").read_text() == before
+
+
+def test_invalid_file_reports_located_errors(workdir: Path) -> None:
+    (workdir / "bad.yaml").write_text(FILE.format(max=3).replace("instanceType: Standard_D4s_v5",
+                                                                 "instanceTyp: Standard_D4s_v5"))
+    result = run("validate", "bad.yaml")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == ("bad.yaml:11:5: nodePools[0].instanceTyp: unknown field"
+                                     " 'instanceTyp' (did you mean 'instanceType'?)")
+    assert run("plan", "bad.yaml").exit_code == 1
+
+
+def test_list_and_export_round_trip(workdir: Path) -> None:
+    run("apply", "pools.yaml", "--yes")
+    listed = json.loads(run("list", "pools.yaml", "--format", "json").stdout)
+    assert {p["name"] for p in listed} == {"system", "batch"}
+    assert all(p["managed"] for p in listed)
+    assert "kompox.dev/node-pool" in listed[0]["labels"]
+    assert run("export", "pools.yaml", "--output", "exported.yaml").exit_code == 0
+    assert run("validate", "exported.yaml").exit_code == 0
+    assert run("plan", "exported.yaml", "--detailed-exitcode").exit_code == 0
+
+
+def test_k3s_says_not_supported(workdir: Path) -> None:
+    (workdir / "k3s.yaml").write_text(
+        "apiVersion: reconciler/v1\nkind: NodePoolSet\ncluster: {name: edge, provider: k3s}\n"
+        "nodePools: [{name: pool1}]\n")
+    result = run("plan", "k3s.yaml")
+    assert result.exit_code == 1
+    assert "provider 'k3s' does not support node pool management" in result.stderr
+
+
+def test_schema_command_prints_the_published_schema() -> None:
+    published = (Path(__file__).parents[1] / "schemas" / "nodepools.schema.json").read_text()
+    assert run("schema").stdout == published
+
+
+@pytest.mark.parametrize("args", [["plan"], ["plan", "x.yaml", "--bogus"], ["nosuch"],
+                                  ["apply", "x.yaml", "--parallelism", "0"]])
+def test_usage_errors_exit_64(args: list[str]) -> None:
+    assert run(*args).exit_code == 64
+
+
+def _subprocess(tmp: Path, *args: str, env: dict[str, str] | None = None,
+                ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "reconciler", *args], cwd=tmp, text=True,
+                          capture_output=True, stdin=subprocess.DEVNULL, timeout=60,
+                          env={**os.environ, **(env or {})})
+
+
+def test_real_process_exit_codes_and_no_traceback(workdir: Path) -> None:
+    (workdir / "broken.yaml").write_text("apiVersion: [unclosed\n")
+    assert _subprocess(workdir, "--version").stdout.strip() == "reconciler, version 0.1.0"
+    broken = _subprocess(workdir, "validate", "broken.yaml")
+    assert broken.returncode == 1
+    assert "Traceback" not in broken.stderr and broken.stderr.startswith("broken.yaml:")
+    assert len(broken.stderr.strip().splitlines()) == 1
+    assert _subprocess(workdir, "plan", "pools.yaml", "--detailed-exitcode").returncode == 2
+    assert _subprocess(workdir, "plan", "--nope").returncode == 64
+    refused = _subprocess(workdir, "apply", "pools.yaml")
+    assert refused.returncode == 1 and "refusing" in refused.stderr
+    assert _subprocess(workdir, "apply", "pools.yaml", "--yes").returncode == 0
+    assert _subprocess(workdir, "plan", "pools.yaml", "--detailed-exitcode").returncode == 0
