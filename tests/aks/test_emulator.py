@@ -9,6 +9,7 @@ from pathlib import Path
 
 import requests
 
+from reconciler.emulator import Faults
 from reconciler.emulator.testing import FAST_DRIVER_SETTINGS, EmulatorSession
 from reconciler.providers.aks import AksDriver
 from reconciler.providers.base import Cluster
@@ -76,8 +77,6 @@ def test_write_desired_aims_at_the_emulator(aks_emulator: EmulatorSession,
 
 
 def test_fault_rule_fails_the_nth_match_only() -> None:
-    from reconciler.emulator import Faults
-
     faults = Faults()
     faults.add(method="PUT", path=r"/agentPools/a$", nth=2, times=2)
     taken = [faults.take("PUT", "/x/agentPools/a") is not None for _ in range(5)]
