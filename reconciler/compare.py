@@ -11,7 +11,7 @@ from typing import Any
 from reconciler.model import DRIVER_LABELS, OWNER_TAG_KEY, Autoscaling, NodePool
 from reconciler.plan import FieldChange
 from reconciler.providers.base import Capabilities
-from reconciler.zones import normalize_zones
+from reconciler.zones import normalize_zones, to_provider_zone
 
 SPOT_TAINT = "kubernetes.azure.com/scalesetpriority=spot:NoSchedule"
 _SCALARS = ("mode", "instance_type", "os_disk_type", "os_disk_size_gib", "priority")
@@ -19,6 +19,7 @@ _SCALAR_KEYS = {"mode": "mode", "instance_type": "instanceType", "os_disk_type":
                 "os_disk_size_gib": "osDiskSizeGiB", "priority": "priority"}
 ORDER = ("mode", "instanceType", "osDiskType", "osDiskSizeGiB", "priority", "zones", "labels",
          "autoscaling", "extensions", "managedBy")
+_SUB_ORDER = {"enabled": 0, "min": 1, "max": 2, "desired": 3}
 
 
 def desired_view(pool: NodePool, caps: Capabilities) -> dict[str, Any]:
@@ -29,7 +30,7 @@ def desired_view(pool: NodePool, caps: Capabilities) -> dict[str, Any]:
         if value is not None:
             view[_SCALAR_KEYS[attr]] = _fold(attr, value)
     if pool.zones is not None:
-        view["zones"] = list(normalize_zones(pool.zones, caps.location))
+        view["zones"] = _zones_view(pool.zones, caps.location)
     if pool.labels is not None:
         view["labels"] = user_labels(pool.labels, caps)
     if pool.autoscaling is not None:
@@ -50,7 +51,7 @@ def live_view(pool: NodePool, shape: dict[str, Any], caps: Capabilities) -> dict
             value = getattr(pool, attr)
             view[key] = _fold(attr, value if value is not None or key != "priority" else "regular")
     if "zones" in shape:
-        view["zones"] = list(normalize_zones(pool.zones or (), caps.location))
+        view["zones"] = _zones_view(pool.zones or (), caps.location)
     if "labels" in shape:
         view["labels"] = user_labels(pool.labels or {}, caps)
     if "autoscaling" in shape:
@@ -75,7 +76,9 @@ def diff_pool(desired: NodePool, live: NodePool, caps: Capabilities) -> tuple[Fi
             parts = level.path(output_format="list")
             cut = next((i for i, p in enumerate(parts) if isinstance(p, int)), len(parts))
             fields.add(tuple(str(p) for p in parts[:cut]))
-    changes = [FieldChange(".".join(f), _lookup(have, f), _lookup(want, f)) for f in fields]
+    changes: list[FieldChange] = []
+    for path in fields:
+        _leaf_changes(path, _lookup(have, path), _lookup(want, path), changes)
     return tuple(sorted(changes, key=_field_order))
 
 
@@ -91,6 +94,13 @@ def user_labels(labels: dict[str, str], caps: Capabilities) -> dict[str, str]:
     return {key: value for key, value in labels.items()
             if key not in DRIVER_LABELS
             and not any(key.startswith(prefix) for prefix in caps.reserved_label_prefixes)}
+
+
+def _zones_view(zones: tuple[str, ...], location: str | None) -> list[str]:
+    """Zones as a sorted set; without a location only the zone number can be compared."""
+    if location:
+        return list(normalize_zones(zones, location))
+    return sorted({to_provider_zone(zone) for zone in zones})
 
 
 def _fold(attr: str, value: Any) -> Any:
@@ -122,8 +132,17 @@ def _live_extensions(pool: NodePool, shape: dict[str, Any]) -> dict[str, Any]:
             value = _extension_value(key, live_fields.get(key))
             if isinstance(wanted, dict) and isinstance(value, dict) and key != "tags":
                 value = {k: value.get(k) for k in wanted}  # compare only the keys the file sets
+            elif key == "orchestratorVersion" and _version_prefix(wanted, value):
+                value = wanted  # "1.30" asks for the 1.30 line; a live 1.30.4 satisfies it
             view[provider][key] = value
     return view
+
+
+def _version_prefix(wanted: Any, live: Any) -> bool:
+    if not isinstance(wanted, str) or not isinstance(live, str):
+        return False
+    want, have = wanted.split("."), live.split(".")
+    return len(want) < len(have) and have[:len(want)] == want
 
 
 def _lookup(tree: Any, path: tuple[str, ...]) -> Any:
@@ -132,6 +151,17 @@ def _lookup(tree: Any, path: tuple[str, ...]) -> Any:
             return None
         tree = tree[part]
     return tree
+
+
+def _leaf_changes(path: tuple[str, ...], before: Any, after: Any,
+                  out: list[FieldChange]) -> None:
+    """One change per differing key when a mapping changed, so `labels: {}` reads per label."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        for key in sorted(before.keys() | after.keys()):
+            if before.get(key) != after.get(key):
+                _leaf_changes((*path, key), before.get(key), after.get(key), out)
+        return
+    out.append(FieldChange(".".join(path), before, after))
 
 
 def _flatten(tree: dict[str, Any], prefix: tuple[str, ...], out: list[FieldChange]) -> None:
@@ -143,6 +173,7 @@ def _flatten(tree: dict[str, Any], prefix: tuple[str, ...], out: list[FieldChang
             out.append(FieldChange(".".join(path), None, value))
 
 
-def _field_order(change: FieldChange) -> tuple[int, str]:
-    head = change.field.split(".", 1)[0]
-    return (ORDER.index(head) if head in ORDER else len(ORDER), change.field)
+def _field_order(change: FieldChange) -> tuple[int, int, str]:
+    head, _, rest = change.field.partition(".")
+    rank = ORDER.index(head) if head in ORDER else len(ORDER)
+    return (rank, _SUB_ORDER.get(rest, len(_SUB_ORDER)), change.field)

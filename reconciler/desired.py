@@ -37,7 +37,9 @@ def load_desired(file: str | FsPath) -> DesiredState:
     """Read and validate ``file``; every problem found raises one InvalidDocument."""
     doc = load_document(file)
     problems = expand_settings(doc, os.environ)
-    problems += schema_diagnostics(doc)
+    unexpanded = {problem.path for problem in problems}
+    # A value whose variable is unset fails its pattern too; the variable is the news.
+    problems += [d for d in schema_diagnostics(doc) if d.path not in unexpanded]
     # Semantic checks run beside schema errors so one run reports everything; they guard types.
     problems += semantic_diagnostics(doc, _capabilities(doc.data))
     if problems:

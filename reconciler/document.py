@@ -12,6 +12,10 @@ from reconciler.diagnostics import Diagnostic, InvalidDocument, Location, Path
 MAX_FILE_BYTES = 4 * 1024 * 1024  # a 100-pool file is ~15 KB; far larger is a mistake or an attack
 MAX_NODES = 100_000  # bounds alias expansion ("billion laughs")
 MAX_DEPTH = 64
+# The parser names tokens by their YAML indicator; '?' is a key the user never typed.
+_TOKEN_WORDS = {"found '?'": "found a mapping key", "found '-'": "found a list item",
+                "'<block end>'": "the end of the block", "'<block mapping start>'":
+                "a mapping", "'<block sequence start>'": "a list"}
 
 
 @dataclass
@@ -25,11 +29,12 @@ class LocatedDocument:
 
     def location(self, path: Path, *, key: bool = False) -> Location:
         """Where ``path`` is written; falls back to the nearest enclosing node."""
-        table = self.key_positions if key else self.value_positions
         probe = tuple(path)
         while probe:
-            if probe in table:
-                return Location(self.file, *table[probe])
+            if key and probe in self.key_positions:
+                return Location(self.file, *self.key_positions[probe])
+            if probe in self.value_positions:  # list items have no key: their value is it
+                return Location(self.file, *self.value_positions[probe])
             probe = probe[:-1]
         return Location(self.file, *self.value_positions.get((), (1, 1)))
 
@@ -90,8 +95,11 @@ def _decode(raw: bytes, name: str) -> str:
 
 
 def _position_of(raw: bytes, offset: int) -> tuple[int, int]:
+    """1-based line and character (not byte) column of a byte offset."""
     before = raw[:offset]
-    return before.count(b"\n") + 1, offset - (before.rfind(b"\n") + 1) + 1
+    line_start = before.rfind(b"\n") + 1
+    column = len(before[line_start:].decode("utf-8", errors="replace"))
+    return before.count(b"\n") + 1, column + 1
 
 
 def _parse(text: str, name: str) -> Any:
@@ -111,8 +119,8 @@ def _parse(text: str, name: str) -> Any:
     except RecursionError:
         raise _fail(name, 1, 1, "document is nested too deeply") from None
     if len(documents) > 1:
-        raise _fail(name, *_second_document_line(text), "file holds several YAML documents;"
-                    " put one NodePoolSet per file")
+        raise _fail(name, *_second_document_start(yaml, text), "file holds several YAML"
+                    " documents; put one NodePoolSet per file")
     return documents[0] if documents else None
 
 
@@ -123,18 +131,19 @@ def _yaml_message(exc: Any) -> str:
         return f"duplicate key '{key}'" if key else "duplicate key"
     if "tab" in problem and "\\t" in problem or "found character '\\t'" in problem:
         return "tab characters cannot indent YAML; use spaces"
+    for token, words in _TOKEN_WORDS.items():
+        problem = problem.replace(token, words)
     context = (exc.context or "").strip()
     return f"invalid YAML: {problem}" + (f" ({context})" if context else "")
 
 
-def _second_document_line(text: str) -> tuple[int, int]:
-    seen = 0
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.startswith("---"):
-            seen += 1
-            if seen == 2 or (seen == 1 and number > 1 and text.split("\n", 1)[0].strip()):
-                return number, 1
-    return 1, 1
+def _second_document_start(yaml: Any, text: str) -> tuple[int, int]:
+    from ruamel.yaml.events import DocumentStartEvent
+
+    starts = [event.start_mark for event in yaml.parse(text)
+              if isinstance(event, DocumentStartEvent)]
+    mark = starts[1]
+    return mark.line + 1, mark.column + 1
 
 
 def _convert(node: Any, path: Path, doc: LocatedDocument, count: list[int], depth: int) -> Any:

@@ -75,8 +75,7 @@ def execute(plan: Plan, driver: Driver, events: ApplyEvents, *,
     stop = False
     interrupted = False
     with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
-        for kind in ActionKind:
-            phase = [(i, a) for i, a in enumerate(plan.actions) if a.kind is kind]
+        for phase in phases(plan):
             if stop:
                 break
             stop, was_interrupted = _run_phase(phase, driver, events, pool, parallelism, results)
@@ -85,6 +84,24 @@ def execute(plan: Plan, driver: Driver, events: ApplyEvents, *,
         if index not in results:
             results[index] = ActionResult(action, Outcome.NOT_STARTED)
     return ApplyReport(tuple(results[i] for i in range(len(plan.actions))), interrupted)
+
+
+def phases(plan: Plan) -> list[list[tuple[int, Action]]]:
+    """Creates, then updates, then deletes; within updates, pools that stop being system
+    pools wait until every other update (a promotion to system among them) has succeeded,
+    so the cluster never has zero system pools in between."""
+    indexed = list(enumerate(plan.actions))
+    demotes = [(i, a) for i, a in indexed if a.kind is ActionKind.UPDATE and _demotes(a)]
+    return [
+        [(i, a) for i, a in indexed if a.kind is ActionKind.CREATE],
+        [(i, a) for i, a in indexed if a.kind is ActionKind.UPDATE and not _demotes(a)],
+        demotes,
+        [(i, a) for i, a in indexed if a.kind is ActionKind.DELETE],
+    ]
+
+
+def _demotes(action: Action) -> bool:
+    return any(c.field == "mode" and str(c.after).lower() == "user" for c in action.changes)
 
 
 def _run_phase(phase: list[tuple[int, Action]], driver: Driver, events: ApplyEvents,

@@ -71,7 +71,7 @@ def _system_pool_errors(desired: DesiredState, live: Sequence[NodePool],
     if after or not (live or creates):
         return []
     message = "the cluster must keep at least one system pool"
-    errors = [PlanError(action.pool, None, "system", None,
+    errors = [PlanError(action.pool, None, None, None,
                         f"cannot delete '{action.pool}': it is the last system pool; {message}")
               for action in deletes if live_mode.get(action.pool) == "system"]
     errors += [PlanError(action.pool, "mode", "system", "user",
@@ -93,4 +93,7 @@ def _is_immutable(field: str, caps: Capabilities) -> bool:
 def _is_downgrade(before: object, after: object) -> bool:
     def parts(version: object) -> tuple[int, ...]:
         return tuple(int(n) for n in re.findall(r"\d+", str(version)))
-    return before is not None and after is not None and parts(after) < parts(before)
+    if before is None or after is None:
+        return False
+    wanted = parts(after)
+    return wanted < parts(before)[:len(wanted)]  # "1.30" against "1.30.4" is not a downgrade

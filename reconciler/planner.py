@@ -30,10 +30,10 @@ def make_plan(desired: DesiredState, live: Sequence[NodePool], caps: Capabilitie
             continue
         changes = diff_pool(pool, current, caps)
         errors.extend(immutable_errors(str(pool.name), changes, caps))
+        reason = "changed" if current.managed else "adopted and changed" if changes else "adopted"
         if not current.managed:
             changes += (FieldChange(OWNER_FIELD, None, OWNER_TAG_VALUE),)
         if changes:
-            reason = "adopted and changed" if not current.managed else "changed"
             updates.append(Action(ActionKind.UPDATE, str(pool.name), changes, reason,
                                   desired=pool, live=current))
         else:

@@ -42,7 +42,9 @@ def schema_diagnostics(doc: LocatedDocument) -> list[Diagnostic]:
     validator = Draft202012Validator(schema())
     found: list[Diagnostic] = []
     for error in validator.iter_errors(doc.data):
-        found.extend(_diagnostics_for(error, doc))
+        # A value checked by two schema branches (e.g. settings' own type and the provider's
+        # settings schema) fails the same way twice; say it once.
+        found.extend(d for d in _diagnostics_for(error, doc) if d not in found)
     return found
 
 
@@ -75,7 +77,9 @@ def _message(error: Any, path: Path) -> str:
         wanted = " or ".join(_type_word(t) for t in _as_list(expected))
         hint = " (quote it to make it a string)" if "string" in wanted and \
             isinstance(value, int | float | bool) else ""
-        return f"expected {wanted}, got {_JSON_TYPES.get(type(value), 'value')} {shown}{hint}"
+        got = shown if isinstance(value, dict | list) else \
+            f"{_JSON_TYPES.get(type(value), 'value')} {shown}"
+        return f"expected {wanted}, got {got}{hint}"
     if kind == "const":
         return f"must be {json.dumps(expected)}, got {shown}"
     if kind == "enum":
@@ -96,13 +100,12 @@ def _message(error: Any, path: Path) -> str:
 
 
 def _enum_message(value: Any, expected: list[Any], shown: str) -> str:
-    choices: list[str] = []
+    choices: dict[str, str] = {}  # lowercase -> the spelling shown (the first one listed)
     for option in expected:
-        if str(option).lower() not in (c.lower() for c in choices):
-            choices.append(str(option))
-    close = difflib.get_close_matches(str(value).lower(), [c.lower() for c in choices], n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
-    return f"{shown} is not one of: {', '.join(choices)}{hint}"
+        choices.setdefault(str(option).lower(), str(option))
+    close = difflib.get_close_matches(str(value).lower(), list(choices), n=1)
+    hint = f" (did you mean '{choices[close[0]]}'?)" if close else ""
+    return f"{shown} is not one of: {', '.join(choices.values())}{hint}"
 
 
 def _type_word(name: str) -> str:

@@ -65,7 +65,7 @@ def _check_name(name: str, pool: dict[str, Any], caps: Capabilities, at: Any,
                          f" {first_seen[name]})")
     else:
         first_seen[name] = at("name")[0].line
-    if caps.name_pattern and not re.fullmatch(caps.name_pattern, name):
+    if name and caps.name_pattern and not re.fullmatch(caps.name_pattern, name):
         yield Diagnostic(*at("name"), f"invalid pool name '{name}': {caps.name_rule}")
     os_type = (pool.get("extensions") or {}).get("aks", {}) if isinstance(
         pool.get("extensions"), dict) else {}
@@ -130,9 +130,10 @@ def _check_labels(pool: dict[str, Any], caps: Capabilities, at: Any) -> Iterator
         elif any(key.startswith(prefix) for prefix in caps.reserved_label_prefixes):
             yield Diagnostic(*at("labels", key, key=True), f"label '{key}' uses a reserved"
                              " prefix and cannot be written")
-        if isinstance(value, str) and value and not (
-                len(value) <= 63 and _LABEL_NAME.fullmatch(value)):
-            yield Diagnostic(*at("labels", key), f"invalid label value '{value}': at most 63"
+        # Length is the schema's to report; this is the character rule it cannot say.
+        if isinstance(value, str) and value and len(value) <= 63 \
+                and not _LABEL_NAME.fullmatch(value):
+            yield Diagnostic(*at("labels", key), f"invalid label value '{value}': only"
                              " letters, digits, '-', '_' or '.', starting and ending with a"
                              " letter or digit")
 

@@ -43,7 +43,7 @@ def _head(plan: Plan) -> str:
             lines.append(f"> - {where + ': ' if where else ''}{_cell(error.message)}")
         lines.append("")
     if not plan.actions:
-        lines.append(f"No changes: the cluster matches the file ({counts['noop']} pools"
+        lines.append(f"No changes: the cluster matches the file ({counts['noop']} pool(s)"
                      " unchanged).")
     else:
         lines += ["| | pool | action | fields | why |", "|---|---|---|---|---|"]

@@ -52,7 +52,11 @@ def _summary_line(plan: Plan) -> str:
     if not plan.ok:
         return f"Plan rejected: {len(plan.errors)} error(s); nothing will be changed."
     if not plan.has_changes:
-        return f"No changes. The cluster matches the file ({plan.noop} pools unchanged)."
+        return f"No changes. The cluster matches the file ({_pools(plan.noop)} unchanged)."
     counts = plan.summary
     return (f"Plan: {counts['create']} to create, {counts['update']} to update,"
             f" {counts['delete']} to delete, {counts['noop']} unchanged.")
+
+
+def _pools(count: int) -> str:
+    return f"{count} pool" if count == 1 else f"{count} pools"
