@@ -2,29 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from reconciler.emulator.testing import EmulatorSession
+from reconciler.emulator.testing import STANDARD_POOLS, EmulatorSession
 from reconciler.providers.aks import AksDriver
-
-
-def arm_pool(name: str, mode: str = "User", **properties: Any) -> dict[str, Any]:
-    """A listed-looking ARM agent pool with a few realistic server fields."""
-    props = {"mode": mode, "count": 1, "vmSize": "Standard_D4s_v5", "osType": "Linux",
-             "osDiskSizeGB": 128, "maxPods": 110, "orchestratorVersion": "1.30.0",
-             "nodeImageVersion": "AKSUbuntu-2204gen2containerd-202608.01.0",
-             "provisioningState": "Succeeded", **properties}
-    return {"name": name, "properties": props}
-
-
-STANDARD_POOLS = [
-    arm_pool("system", "System", availabilityZones=["1", "2"], enableAutoScaling=True,
-             minCount=1, maxCount=3, tags={"managed-by": "reconciler"}),
-    arm_pool("batch", count=2, tags={"managed-by": "reconciler"}, nodeLabels={"team": "a"}),
-    arm_pool("legacy"),
-]
 
 
 @pytest.fixture

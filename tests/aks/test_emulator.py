@@ -14,8 +14,8 @@ from reconciler.emulator.testing import FAST_DRIVER_SETTINGS, EmulatorSession
 from reconciler.providers.aks import AksDriver
 from reconciler.providers.base import Cluster
 
-EXAMPLES = Path("/work/shared/data/aks-api-examples")
-LIST_EXAMPLE = EXAMPLES / "2026-07-01" / "AgentPoolsList.json"
+EXAMPLES = Path(__file__).parents[1] / "fixtures"
+LIST_EXAMPLE = EXAMPLES / "AgentPoolsList.json"
 
 
 def test_python_m_emulator_serves_the_sdk(tmp_path: Path, monkeypatch) -> None:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import arm_pool
 
-from reconciler.emulator.testing import EmulatorSession
+from reconciler.emulator.testing import EmulatorSession, arm_pool
 from reconciler.providers.aks import AksDriver
 
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 # Response bodies of every example that returns a pool.
 POOL_EXAMPLES = (
     "AgentPoolsGet.json", "AgentPoolsList.json", "AgentPoolsCreate_Spot.json",
