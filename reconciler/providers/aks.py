@@ -152,7 +152,7 @@ class AksDriver(Driver):
 
         def waiting() -> None:
             if progress:
-                progress(f"{name}: waiting for another operation on the pool to finish")
+                progress("waiting for another operation on the pool to finish")
 
         poller = retry_conflicts(begin, timeout=s.conflict_timeout, backoff=s.conflict_backoff,
                                  on_wait=waiting)
@@ -160,12 +160,12 @@ class AksDriver(Driver):
         while not poller.done():
             status = poller.status()
             if progress and status != last:
-                progress(f"{name}: {state} ({status})")
+                progress(f"{state} ({status})")
                 last = status
             poller.wait(timeout=min(max(s.polling_interval, 0.05), 1.0))
         result = poller.result()
         if progress:
-            progress(f"{name}: Succeeded")
+            progress("Succeeded")
         return result.as_dict() if result is not None else {}
 
     def _call(self, call: Callable[[], Any], *, action: str, pool: str) -> Any:

@@ -27,7 +27,7 @@ def test_create_is_one_put_if_none_match(aks: EmulatorSession, driver: AksDriver
     assert props["nodeLabels"]["kompox.dev/node-pool"] == "gpu"
     assert props["availabilityZones"] == ["2"]
     assert "nodeImageVersion" not in props
-    assert progress[-1] == "gpu: Succeeded"
+    assert progress[-1] == "Succeeded"
     assert aks.store.get("gpu")["properties"]["count"] == 2
 
 
@@ -83,7 +83,7 @@ def test_delete_with_if_match(aks: EmulatorSession, driver: AksDriver) -> None:
     assert (delete.method, delete.status) == ("DELETE", 202)
     assert delete.header("If-Match") == f'"{live.etag}"'
     assert aks.store.get("legacy") is None
-    assert progress[-1] == "legacy: Succeeded"
+    assert progress[-1] == "Succeeded"
 
 
 def test_delete_of_a_missing_pool_succeeds(aks: EmulatorSession, driver: AksDriver) -> None:

@@ -1,0 +1,199 @@
+"""The real CLI against the ARM emulator over HTTPS: plan, apply, re-plan = zero changes,
+with request counts at the floor (one list per plan, one write per action)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from reconciler.app import plan_file
+from reconciler.cli import cli
+from reconciler.emulator.testing import EmulatorSession, arm_pool
+from reconciler.executor import Outcome, execute
+from reconciler.progress import LineEvents
+
+BASE_POOLS = """\
+nodePools:
+  - name: system
+    mode: system
+    instanceType: Standard_D4s_v5
+    zones: [eastus-1, "2"]
+    labels: {team: platform}
+    autoscaling: {enabled: true, min: 1, max: 3}
+  - name: batch
+    mode: user
+    instanceType: Standard_D8s_v5
+    priority: spot
+    autoscaling: {enabled: false, desired: 2}
+    extensions:
+      aks: {nodeTaints: ["workload=batch:NoSchedule"], maxPods: 50}
+"""
+
+
+def cli_run(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def cluster(aks_emulator: EmulatorSession, tmp_path: Path) -> EmulatorSession:
+    """An AKS cluster as created by the portal: one unmanaged system pool, nodepool1."""
+    aks_emulator.reset([arm_pool("nodepool1", "System", count=3)])
+    return aks_emulator
+
+
+def write(cluster: EmulatorSession, tmp_path: Path, pools: str = BASE_POOLS) -> str:
+    return str(cluster.write_desired(tmp_path / "pools.yaml", pools,
+                                     policy_yaml="policy: {prune: owned}\n"))
+
+
+def converge(cluster: EmulatorSession, path: str) -> Result:
+    result = cli_run("apply", path, "--yes")
+    assert result.exit_code == 0, result.output
+    cluster.request_log.clear()
+    replan = cli_run("plan", path, "--detailed-exitcode", "--format", "json")
+    assert replan.exit_code == 0, replan.output
+    assert json.loads(replan.stdout)["actions"] == []
+    assert cluster.request_log.writes == [] and len(cluster.request_log.list_pages) == 1
+    return result
+
+
+def test_plan_is_one_list_request_and_shows_unmanaged(cluster: EmulatorSession,
+                                                      tmp_path: Path) -> None:
+    result = cli_run("plan", write(cluster, tmp_path), "--format", "json")
+    plan = json.loads(result.stdout)
+    assert plan["summary"] == {"create": 2, "update": 0, "delete": 0, "noop": 0}
+    assert plan["unmanaged"] == ["nodepool1"]
+    assert len(cluster.request_log.list_pages) == 1
+    assert cluster.request_log.pool_gets == [] and cluster.request_log.writes == []
+
+
+def test_creates_converge_with_one_write_each(cluster: EmulatorSession, tmp_path: Path) -> None:
+    path = write(cluster, tmp_path)
+    result = cli_run("apply", path, "--yes")
+    assert result.exit_code == 0, result.output
+    puts = cluster.request_log.find("PUT", status=201)
+    assert sorted(e.path.rsplit("/", 1)[1] for e in puts) == ["batch", "system"]
+    assert len(cluster.request_log.writes) == 2
+    batch = cluster.store.get("batch")["properties"]
+    assert batch["scaleSetPriority"] == "Spot" and batch["tags"]["managed-by"] == "reconciler"
+    assert cluster.store.get("system")["properties"]["availabilityZones"] == ["1", "2"]
+    assert cluster.store.get("system")["properties"]["nodeLabels"]["kompox.dev/node-zone"] \
+        == "eastus-1"
+    converge(cluster, path)
+    again = cli_run("apply", path, "--yes")
+    assert again.exit_code == 0 and cluster.request_log.writes == []
+
+
+def test_label_taint_and_autoscaling_updates(cluster: EmulatorSession, tmp_path: Path) -> None:
+    converge(cluster, write(cluster, tmp_path))
+    changed = (BASE_POOLS.replace("{team: platform}", "{team: core, tier: gold}")
+               .replace("max: 3", "max: 6")
+               .replace('"workload=batch:NoSchedule"', '"workload=batch:NoExecute"')
+               .replace("desired: 2", "desired: 4"))
+    path = write(cluster, tmp_path, changed)
+    plan = json.loads(cli_run("plan", path, "--format", "json").stdout)
+    assert [(a["action"], a["pool"]) for a in plan["actions"]] == [("update", "system"),
+                                                                  ("update", "batch")]
+    cluster.request_log.clear()
+    converge(cluster, path)
+    system = cluster.store.get("system")["properties"]
+    batch = cluster.store.get("batch")["properties"]
+    assert system["maxCount"] == 6 and system["nodeLabels"]["tier"] == "gold"
+    assert batch["count"] == 4
+    assert "workload=batch:NoExecute" in batch["nodeTaints"]
+    assert "kubernetes.azure.com/scalesetpriority=spot:NoSchedule" in batch["nodeTaints"]
+
+
+def test_update_sends_one_put_with_if_match_and_no_image_version(
+        cluster: EmulatorSession, tmp_path: Path) -> None:
+    converge(cluster, write(cluster, tmp_path))
+    path = write(cluster, tmp_path, BASE_POOLS.replace("max: 3", "max: 4"))
+    etag = cluster.store.get("system")["properties"]["eTag"]
+    cluster.request_log.clear()
+    assert cli_run("apply", path, "--yes").exit_code == 0
+    [put] = cluster.request_log.writes
+    assert put.header("If-Match") in (etag, f'"{etag}"')
+    assert "nodeImageVersion" not in json.dumps(put.body)
+
+
+def test_delete_removes_only_the_owned_pool(cluster: EmulatorSession, tmp_path: Path) -> None:
+    converge(cluster, write(cluster, tmp_path))
+    only_system = BASE_POOLS.split("  - name: batch")[0]
+    path = write(cluster, tmp_path, only_system)
+    plan = json.loads(cli_run("plan", path, "--format", "json").stdout)
+    assert plan["actions"] == [{"action": "delete", "pool": "batch", "changes": []}]
+    cluster.request_log.clear()
+    converge(cluster, path)
+    assert cluster.store.get("batch") is None and cluster.store.get("nodepool1") is not None
+
+
+def test_immutable_change_is_rejected_before_any_write(cluster: EmulatorSession,
+                                                       tmp_path: Path) -> None:
+    converge(cluster, write(cluster, tmp_path))
+    path = write(cluster, tmp_path, BASE_POOLS.replace('[eastus-1, "2"]', "[eastus-3]"))
+    cluster.request_log.clear()
+    result = cli_run("apply", path, "--yes")
+    assert result.exit_code == 1
+    assert "zones cannot change on an existing pool" in result.stdout
+    assert cluster.request_log.writes == []
+
+
+def test_concurrent_change_between_plan_and_apply_is_caught(
+        cluster: EmulatorSession, tmp_path: Path) -> None:
+    converge(cluster, write(cluster, tmp_path))
+    planned = plan_file(write(cluster, tmp_path, BASE_POOLS.replace("max: 3", "max: 5")))
+    # Someone else updates the pool after our plan (portal, another pipeline).
+    body = cluster.store.get("system")
+    body["properties"]["maxCount"] = 4
+    cluster.store.put("system", body)
+    report = execute(planned.plan, planned.driver, LineEvents())
+    [result] = report.results
+    assert result.outcome is Outcome.FAILED
+    assert "changed since the plan; run plan again" in str(result.error)
+    assert cluster.store.get("system")["properties"]["maxCount"] == 4  # no lost update
+
+
+def test_saved_plan_refused_after_the_cluster_changed(cluster: EmulatorSession,
+                                                      tmp_path: Path) -> None:
+    converge(cluster, write(cluster, tmp_path))
+    path = write(cluster, tmp_path, BASE_POOLS.replace("max: 3", "max: 5"))
+    assert cli_run("plan", path, "--out", str(tmp_path / "plan.json")).exit_code == 0
+    body = cluster.store.get("batch")
+    body["properties"]["nodeLabels"] = {"someone": "else"}
+    cluster.store.put("batch", body)
+    cluster.request_log.clear()
+    refused = cli_run("apply", str(tmp_path / "plan.json"), "--yes")
+    assert refused.exit_code == 1
+    assert "changed since the plan was saved" in refused.stderr
+    assert cluster.request_log.writes == []
+
+
+@pytest.mark.parametrize("fault", [
+    {"method": "PUT", "status": 503, "code": "ServiceUnavailable"},
+    {"method": "PUT", "status": 429, "code": "Throttled", "retry_after": 0.05},
+    {"method": "PUT", "action": "drop"},
+    {"method": "PUT", "status": 409, "code": "OperationNotAllowed",
+     "message": "Another agentpool operation is in progress."},
+])
+def test_transient_faults_are_retried_to_success(cluster: EmulatorSession, tmp_path: Path,
+                                                 fault: dict[str, object]) -> None:
+    cluster.faults.add(path="/agentPools/batch$", **fault)
+    converge(cluster, write(cluster, tmp_path))
+
+
+def test_failed_operation_stops_reports_and_rerun_converges(cluster: EmulatorSession,
+                                                            tmp_path: Path) -> None:
+    cluster.faults.add(method="PUT", path="/agentPools/system$", action="lro_failed",
+                       code="VMExtensionProvisioningError",
+                       message="VM has reported a failure when processing extension")
+    path = write(cluster, tmp_path, BASE_POOLS + "    # end\n")
+    result = cli_run("apply", path, "--yes", "--parallelism", "1")
+    assert result.exit_code == 1
+    assert "Apply failed: 1 failed, 1 not started." in result.stdout
+    assert "not started: create batch" in result.stdout
+    assert "VM has reported a failure when processing extension" in result.output
+    assert cluster.store.get("nodepool1") is not None
+    converge(cluster, path)
