@@ -54,7 +54,7 @@ def test_operation_in_progress_is_waited_out(aks: EmulatorSession, driver: AksDr
     progress: list[str] = []
     driver.update(NodePool(name="batch", labels={"team": "b"}),  # lists the new eTag first
                   progress=progress.append)
-    assert "batch: waiting for another operation on the pool to finish" in progress
+    assert "waiting for another operation on the pool to finish" in progress
     statuses = [e.status for e in aks.request_log.writes]
     assert statuses[0] == 409 and statuses[-1] == 200 and set(statuses[1:-1]) <= {409}
     assert aks.store.get("batch")["properties"]["nodeLabels"]["team"] == "b"
