@@ -84,9 +84,13 @@ def _from_status(err: HttpResponseError, where: str, pool: str, auth: str) -> Pr
     detail = f"{message} ({code})" if code else message
     if lro_failed(err):
         return ProviderError(f"AKS could not {where}: the operation ended Failed: {detail}")
-    if status in (401, 403):
+    if status == 403:
+        return AuthError(f"the identity from auth '{auth}' is not authorised to {where}"
+                         f" (HTTP 403): {detail}; it needs Azure Kubernetes Service"
+                         " Contributor Role on the cluster, or an equivalent role")
+    if status == 401:
         return AuthError(f"AKS refused the credentials from auth '{auth}' while trying to "
-                         f"{where} (HTTP {status}): {detail}")
+                         f"{where} (HTTP 401): {detail}")
     if status == 412 and where.startswith("create"):
         return StaleError(f"pool '{pool}' already exists (created since the plan); "
                           "run plan again")
