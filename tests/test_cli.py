@@ -197,3 +197,26 @@ def test_real_process_exit_codes_and_no_traceback(workdir: Path) -> None:
     assert refused.returncode == 1 and "refusing" in refused.stderr
     assert _subprocess(workdir, "apply", "pools.yaml", "--yes").returncode == 0
     assert _subprocess(workdir, "plan", "pools.yaml", "--detailed-exitcode").returncode == 0
+
+
+def _apply_on_a_terminal(tmp: Path, answer: str) -> tuple[int, str]:
+    """Run apply with a pseudo-terminal as stdin, answering the confirmation prompt."""
+    import pty
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "reconciler", "apply", "pools.yaml"],
+                               cwd=tmp, stdin=follower, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    os.close(follower)
+    os.write(leader, answer.encode())
+    output, _ = process.communicate(timeout=60)
+    os.close(leader)
+    return process.returncode, output
+
+
+def test_confirmation_prompt_on_a_terminal(workdir: Path) -> None:
+    code, output = _apply_on_a_terminal(workdir, "n\n")
+    assert code == 1 and "Apply 2 action(s) to cluster 'demo'?" in output
+    assert "nothing was changed" in output and not (workdir / "state.json").exists()
+    code, output = _apply_on_a_terminal(workdir, "y\n")
+    assert code == 0 and "Apply complete: 2 applied." in output
