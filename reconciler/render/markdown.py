@@ -1,78 +1,206 @@
-"""The pull-request view: a summary table, errors first, collapsible details per pool."""
+"""The pull-request view: title with counts, errors first, an action table, then one
+collapsible field diff per pool; cut, with a notice, to fit one GitHub comment.
+
+The first line is a hidden marker, ``<!-- reconciler-plan:<cluster> -->``, so a CI job can
+find and update its own comment instead of adding a new one on every push. It is part of
+the public contract (docs/ci.md): keep it stable.
+"""
 
 from __future__ import annotations
 
-from reconciler.plan import Action, ActionKind, Plan
+from reconciler.plan import Action, ActionKind, Plan, PlanError
 from reconciler.render.values import show
 
 MARKER = "<!-- reconciler-plan:{cluster} -->"
-COMMENT_LIMIT = 65_536  # GitHub's limit for one comment
-_BUDGET = COMMENT_LIMIT - 2_000  # room for the truncation notice and a CI job's own text
+COMMENT_LIMIT = 65_536  # GitHub's limit for one comment, in characters
+RESERVED = 2_000  # room for the truncation notice and a CI job's own text around the plan
+MAX_VALUE = 500  # longest value shown in a cell; longer ones are shortened in place
 _ICON = {ActionKind.CREATE: "➕", ActionKind.UPDATE: "✏️", ActionKind.DELETE: "➖"}
+_MARKDOWN_PUNCTUATION = "\\`*_[]|"
 
 
-def render_markdown(plan: Plan) -> str:
-    """Markdown for a PR comment; details are dropped, with a notice, past the size limit."""
-    head = _head(plan)
-    details = [_details(action) for action in plan.actions]
-    kept: list[str] = []
-    size = len(head)
-    for block in details:
-        if size + len(block) > _BUDGET:
-            break
-        kept.append(block)
-        size += len(block)
-    tail = ""
-    if len(kept) < len(details):
-        tail = (f"\n> [!NOTE]\n> Details of {len(details) - len(kept)} more pool(s) were cut to"
-                " fit the comment limit; run `reconciler plan` or download the plan artifact"
-                " for the full plan.\n")
-    return head + "".join(kept) + tail
+def plan_marker(cluster: str) -> str:
+    """The hidden first line that identifies this cluster's plan comment."""
+    return MARKER.format(cluster=_html(cluster).replace("\n", " "))
 
 
-def _head(plan: Plan) -> str:
-    counts = plan.summary
-    lines = [MARKER.format(cluster=_cell(plan.cluster)),
-             f"### reconciler plan for `{_cell(plan.cluster)}` ({plan.provider}):"
-             f" {counts['create']} to create, {counts['update']} to update,"
-             f" {counts['delete']} to delete", ""]
+def render_markdown(plan: Plan, *, limit: int = COMMENT_LIMIT) -> str:
+    """Markdown for a PR comment, always shorter than ``limit`` characters.
+
+    Everything is kept while it fits in ``limit - RESERVED``; past that, error lines,
+    table rows and field rows are dropped from the end and a notice says so.
+    """
+    budget = _Budget(limit - RESERVED)
+    budget.take(_title(plan), force=True)
     if plan.errors:
-        lines += ["> [!CAUTION]", "> **This plan is rejected and cannot be applied.**", ">"]
-        for error in plan.errors:
-            where = " / ".join(f"`{_cell(p)}`" for p in (error.pool, error.field) if p)
-            lines.append(f"> - {where + ': ' if where else ''}{_cell(error.message)}")
-        lines.append("")
-    if not plan.actions:
-        lines.append(f"No changes: the cluster matches the file ({counts['noop']} pool(s)"
-                     " unchanged).")
+        _add_lines(budget, _error_head(), [_error_line(e) for e in plan.errors], "error")
+    _add_summary(budget, plan)
+    detailed = [action for action in plan.actions if action.changes]
+    for index, action in enumerate(detailed):
+        shown = _add_details(budget, action)
+        if shown == len(action.changes):
+            continue
+        if shown:
+            budget.cut.append(f"{_count(len(action.changes) - shown, 'field')} of"
+                              f" {_code_span(action.pool)}")
+        left = len(detailed) - index - (1 if shown else 0)
+        if left:
+            budget.cut.append(f"the field diffs of {_count(left, 'more pool')}")
+        break
+    if budget.cut:
+        budget.take(_notice(budget.cut), force=True)
+    return budget.text().rstrip("\n") + "\n"
+
+
+class _Budget:
+    """Collects output while it fits; remembers what had to be left out."""
+
+    def __init__(self, size: int) -> None:
+        self.remaining = size
+        self.parts: list[str] = []
+        self.cut: list[str] = []
+
+    def fits(self, text: str) -> bool:
+        return len(text) <= self.remaining
+
+    def take(self, text: str, *, force: bool = False) -> bool:
+        if not force and not self.fits(text):
+            return False
+        self.parts.append(text)
+        self.remaining -= len(text)
+        return True
+
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+def _title(plan: Plan) -> str:
+    counts = plan.summary
+    if not plan.ok:
+        state = f"rejected, {_count(len(plan.errors), 'error')}"
+    elif not plan.has_changes:
+        state = "no changes"
     else:
-        lines += ["| | pool | action | fields | why |", "|---|---|---|---|---|"]
-        lines += [f"| {_ICON[a.kind]} | `{_cell(a.pool)}` | {a.kind.value} | {len(a.changes)} |"
-                  f" {_cell(a.reason)} |" for a in plan.actions]
-        lines.append(f"\n{counts['noop']} pool(s) unchanged.")
+        state = (f"{counts['create']} to create, {counts['update']} to update,"
+                 f" {counts['delete']} to delete")
+    return (f"{plan_marker(plan.cluster)}\n### reconciler plan for {_code_span(plan.cluster)}"
+            f" ({_text(plan.provider)}): {state}\n\n")
+
+
+def _error_head() -> str:
+    return ("> [!CAUTION]\n> **This plan is rejected and cannot be applied; nothing will be"
+            " changed.**\n>\n")
+
+
+def _error_line(error: PlanError) -> str:
+    where = " ".join(_code_span(part) for part in (error.pool, error.field) if part)
+    change = ""
+    if error.before is not None or error.after is not None:
+        change = f" ({_value(error.before)} → {_value(error.after)})"
+    prefix = f"{where}{change}: " if where or change else ""
+    return f"> - {prefix}{_text(error.message)}\n"
+
+
+def _add_lines(budget: _Budget, head: str, lines: list[str], noun: str) -> None:
+    """``head`` then as many ``lines`` as fit, then a blank line."""
+    budget.take(head, force=True)
+    for index, line in enumerate(lines):
+        if not budget.take(line):
+            budget.cut.append(_count(len(lines) - index, noun))
+            break
+    budget.take("\n", force=True)
+
+
+def _add_summary(budget: _Budget, plan: Plan) -> None:
+    if plan.actions:
+        rows = [_row(_ICON[a.kind], _code_span(a.pool), a.kind.value,
+                     str(len(a.changes)) if a.changes else "", _text(a.reason))
+                for a in plan.actions]
+        _add_lines(budget, "| | pool | action | fields | why |\n|---|---|---|---|---|\n",
+                   rows, "table row")
+    notes = []
+    if plan.ok and not plan.has_changes:
+        notes.append("The cluster matches the file.")
+    notes.append(f"{_count(plan.noop, 'pool')} unchanged.")
     if plan.unmanaged:
-        names = ", ".join(f"`{_cell(n)}`" for n in plan.unmanaged)
-        lines.append(f"\nUnmanaged pools, left alone: {names}")
-    return "\n".join(lines) + "\n\n"
+        names = ", ".join(_code_span(name) for name in plan.unmanaged)
+        notes.append(f"Unmanaged pools, left alone: {names}.")
+    budget.take(" ".join(notes) + "\n\n", force=True)
 
 
-def _details(action: Action) -> str:
-    lines = [f"<details><summary>{_ICON[action.kind]} <code>{_cell(action.pool)}</code>:"
-             f" {action.kind.value}</summary>", ""]
-    if action.changes:
-        lines += ["| field | before | after |", "|---|---|---|"]
-        lines += [f"| `{c.field}` | {_code(c.before)} | {_code(c.after)} |"
-                  for c in action.changes]
-    else:
-        lines.append(f"The pool is deleted ({_cell(action.reason)}).")
-    return "\n".join([*lines, "", "</details>", ""]) + "\n"
+def _add_details(budget: _Budget, action: Action) -> int:
+    """One collapsible block, whole or cut short; returns how many field rows it shows."""
+    created = action.kind is ActionKind.CREATE
+    head = (f"<details><summary>{_ICON[action.kind]} <code>{_html(action.pool)}</code>:"
+            f" {action.kind.value}, {_count(len(action.changes), 'field')}</summary>\n\n"
+            + ("| field | value |\n|---|---|\n" if created else
+               "| field | before | after |\n|---|---|---|\n"))
+    rows = [_row(_code_span(c.field), _value(c.after)) if created else
+            _row(_code_span(c.field), _value(c.before), _value(c.after))
+            for c in action.changes]
+    tail = "\n</details>\n\n"
+    if budget.take(head + "".join(rows) + tail):
+        return len(rows)
+    # Cut short: open the block only if its first row, a "more" line and the closing tag
+    # fit too, so the comment never holds an unclosed <details>.
+    closing = len(_more_line(len(rows))) + len(tail)
+    if not budget.fits(head + rows[0] + "x" * closing):
+        return 0
+    budget.remaining -= closing
+    budget.take(head, force=True)
+    shown = 0
+    while shown < len(rows) and budget.take(rows[shown]):
+        shown += 1
+    budget.remaining += closing
+    budget.take(_more_line(len(rows) - shown) + tail, force=True)
+    return shown
 
 
-def _code(value: object) -> str:
-    return " " if value is None else f"`{_cell(show(value))}`"
+def _row(*cells: str) -> str:
+    return "| " + " | ".join(cells) + " |\n"
 
 
-def _cell(text: object) -> str:
-    """Keep user text from breaking the table or the markup."""
-    return str(text).replace("|", "\\|").replace("`", "'").replace("<", "&lt;").replace(
-        "\n", " ")
+def _more_line(count: int) -> str:
+    return f"\n… {_count(count, 'more field')} not shown.\n"
+
+
+def _notice(cut: list[str]) -> str:
+    return ("> [!NOTE]\n> This comment was shortened to fit GitHub's comment limit: "
+            + "; ".join(cut) + " left out. Run `reconciler plan` or download the plan"
+            " artifact for the full plan.\n")
+
+
+def _value(value: object) -> str:
+    """A field value in a code span; unset is an italic word, long values are shortened."""
+    if value is None:
+        return "*unset*"
+    text = show(value)
+    if len(text) <= MAX_VALUE:
+        return _code_span(text)
+    return f"{_code_span(text[:MAX_VALUE])} … ({len(text) - MAX_VALUE} more characters)"
+
+
+def _code_span(text: object) -> str:
+    """``text`` as inline code that survives tables: the fence outgrows any backtick run."""
+    raw = str(text).replace("\n", " ").replace("|", "\\|")
+    longest = run = 0
+    for char in raw:
+        run = run + 1 if char == "`" else 0
+        longest = max(longest, run)
+    fence = "`" * (longest + 1)
+    pad = " " if raw.startswith("`") or raw.endswith("`") else ""
+    return f"{fence}{pad}{raw}{pad}{fence}"
+
+
+def _text(text: object) -> str:
+    """User text as plain Markdown: no markup, no HTML, no table breaks."""
+    escaped = _html(str(text).replace("\n", " "))
+    return "".join(f"\\{char}" if char in _MARKDOWN_PUNCTUATION else char for char in escaped)
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
