@@ -68,7 +68,18 @@ def diff_pool(desired: NodePool, live: NodePool, caps: Capabilities) -> tuple[Fi
     have = live_view(live, want, caps)
     if want == have:
         return ()
-    from deepdiff import DeepDiff  # imported only when something differs: it is slow to load
+    fields = changed_fields(have, want)
+    if fields is None:
+        fields = deepdiff_fields(have, want)
+    changes: list[FieldChange] = []
+    for path in fields:
+        _leaf_changes(path, _lookup(have, path), _lookup(want, path), changes)
+    return tuple(sorted(changes, key=_field_order))
+
+
+def deepdiff_fields(have: dict[str, Any], want: dict[str, Any]) -> set[tuple[str, ...]]:
+    """The field paths DeepDiff finds changed, cut at the first list index (a list is one field)."""
+    from deepdiff import DeepDiff  # imported only when needed: it is slow to load
 
     fields: set[tuple[str, ...]] = set()
     for levels in DeepDiff(have, want, view="tree").values():
@@ -76,10 +87,75 @@ def diff_pool(desired: NodePool, live: NodePool, caps: Capabilities) -> tuple[Fi
             parts = level.path(output_format="list")
             cut = next((i for i, p in enumerate(parts) if isinstance(p, int)), len(parts))
             fields.add(tuple(str(p) for p in parts[:cut]))
-    changes: list[FieldChange] = []
-    for path in fields:
-        _leaf_changes(path, _lookup(have, path), _lookup(want, path), changes)
-    return tuple(sorted(changes, key=_field_order))
+    return fields
+
+
+class _Undecided(Exception):
+    """The fast comparison met a value only DeepDiff's own rules may judge."""
+
+
+def changed_fields(have: dict[str, Any], want: dict[str, Any]) -> set[tuple[str, ...]] | None:
+    """``deepdiff_fields`` for plain views at a fraction of the cost; None when unsure.
+
+    Views are made of dicts with string keys, lists, strings, integers, booleans and None.
+    For those, DeepDiff reports a dict key that is added, removed or holds a different
+    value (another type counts as different), recurses into dicts on both sides (or
+    reports the dict whole when under a third of their keys are shared), and reports a
+    list when any item differs. DeepDiff has its own rules for floats and for
+    booleans against numbers (``[True]`` equals ``[1]`` there, ``{"a": True}`` does not),
+    and there this returns None so the caller asks DeepDiff itself.
+    """
+    found: set[tuple[str, ...]] = set()
+    try:
+        _walk_dicts(have, want, (), found)
+    except _Undecided:
+        return None
+    return found
+
+
+DEEPDIFF_THRESHOLD_TO_DIFF_DEEPER = 0.33  # DeepDiff's default for threshold_to_diff_deeper
+_PLAIN = frozenset({dict, list, str, int, bool, type(None)})
+_NUMBERS = frozenset({int, bool, float})
+
+
+def _walk_dicts(before: dict[Any, Any], after: dict[Any, Any], path: tuple[str, ...],
+                found: set[tuple[str, ...]]) -> None:
+    keys = before.keys() | after.keys()
+    if any(type(key) is not str for key in keys):
+        raise _Undecided
+    shared = len(before.keys() & after.keys())
+    if len(keys) > 1 and shared / len(keys) < DEEPDIFF_THRESHOLD_TO_DIFF_DEEPER:
+        found.add(path)  # mostly different keys: DeepDiff reports the mapping as a whole
+        return
+    for key in keys:
+        if key not in before or key not in after:
+            found.add((*path, key))
+            continue
+        old, new = before[key], after[key]
+        if type(old) is dict and type(new) is dict:
+            _walk_dicts(old, new, (*path, key), found)
+        elif _differs(old, new):
+            found.add((*path, key))
+
+
+def _differs(old: Any, new: Any) -> bool:
+    kind = type(old)
+    if kind is not type(new):
+        if kind in _NUMBERS and type(new) in _NUMBERS:
+            raise _Undecided
+        if kind not in _PLAIN or type(new) not in _PLAIN:
+            raise _Undecided
+        return True
+    # Any one certain difference decides (DeepDiff reports it too); stopping there is safe.
+    if kind is list:
+        return len(old) != len(new) or any(_differs(a, b) for a, b in zip(old, new, strict=True))
+    if kind is dict:
+        if any(type(key) is not str for key in (*old, *new)):
+            raise _Undecided
+        return old.keys() != new.keys() or any(_differs(old[k], new[k]) for k in old)
+    if kind not in _PLAIN:
+        raise _Undecided
+    return bool(old != new)
 
 
 def create_changes(pool: NodePool, caps: Capabilities) -> tuple[FieldChange, ...]:

@@ -33,11 +33,12 @@ def immutable_errors(pool: str, changes: Sequence[FieldChange],
 def guard_errors(desired: DesiredState, live: Sequence[NodePool], creates: Sequence[Action],
                  updates: Sequence[Action], deletes: Sequence[Action]) -> list[PlanError]:
     """Deletes of protected pools, and any plan that would leave no system pool."""
+    protected = set(desired.protect)
     errors = [
         PlanError(action.pool, None, None, None,
                   f"pool '{action.pool}' is protected by policy.protect and would be deleted"
                   f" ({action.reason}); list it in nodePools or remove it from policy.protect")
-        for action in deletes if action.pool in desired.protect
+        for action in deletes if action.pool in protected
     ]
     errors += _spot_system_errors(updates)
     return errors + _system_pool_errors(desired, live, creates, updates, deletes)
@@ -87,7 +88,9 @@ def _pool_names(live: Sequence[NodePool], creates: Sequence[Action]) -> list[str
 
 
 def _is_immutable(field: str, caps: Capabilities) -> bool:
-    return any(field == f or field.startswith(f + ".") for f in caps.immutable_fields)
+    """True when ``field`` or a dotted prefix of it is immutable (set lookups, not a scan)."""
+    parts = field.split(".")
+    return any(".".join(parts[:end]) in caps.immutable_fields for end in range(1, len(parts) + 1))
 
 
 def _is_downgrade(before: object, after: object) -> bool:
