@@ -151,7 +151,7 @@ def apply(target: str, yes: bool, parallelism: int) -> int:
 
 
 def _apply(planned: Any, yes: bool, parallelism: int) -> int:
-    from reconciler.executor import execute
+    from reconciler.executor import deferred_interrupts, execute
     from reconciler.progress import LineEvents, LiveEvents, report_text
     from reconciler.render.text import render_text
 
@@ -170,12 +170,16 @@ def _apply(planned: Any, yes: bool, parallelism: int) -> int:
                              f" '{plan.cluster}'?", default=False):
             click.echo("Apply cancelled; nothing was changed.", err=True)
             return 1
-    if sys.stderr.isatty():
-        with LiveEvents() as events:
-            report = execute(plan, planned.driver, events, parallelism=parallelism)
-    else:
-        report = execute(plan, planned.driver, LineEvents(), parallelism=parallelism)
-    click.echo(report_text(report), nl=False)
+    # From the first write until the report is printed, Ctrl-C only stops new actions.
+    with deferred_interrupts() as interrupt:
+        if sys.stderr.isatty():
+            with LiveEvents() as events:
+                report = execute(plan, planned.driver, events, parallelism=parallelism,
+                                 interrupt=interrupt)
+        else:
+            report = execute(plan, planned.driver, LineEvents(), parallelism=parallelism,
+                             interrupt=interrupt)
+        click.echo(report_text(report), nl=False)
     return report.exit_code
 
 

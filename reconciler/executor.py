@@ -1,13 +1,18 @@
 """Run a plan through a driver: creates, then updates, then deletes, in parallel within each.
 
 On a failure or an interrupt no new action starts; actions in flight are waited for and
-every action ends up reported as applied, failed or not started.
+every action ends up reported as applied, failed or not started. Ctrl-C (SIGINT) only sets
+a flag while actions run, so it can never land between starting an action and recording it.
 """
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -68,17 +73,43 @@ class ApplyEvents(Protocol):
     def finished(self, result: ActionResult) -> None: ...
 
 
+@contextmanager
+def deferred_interrupts(flag: threading.Event | None = None) -> Iterator[threading.Event]:
+    """While inside, SIGINT sets the yielded event instead of raising KeyboardInterrupt.
+
+    Only the main thread can own signal handlers; elsewhere, or when SIGINT is ignored or
+    owned by non-Python code, the handler is left alone and the event is still yielded.
+    """
+    flag = flag if flag is not None else threading.Event()
+    previous = signal.getsignal(signal.SIGINT)
+    if (threading.current_thread() is not threading.main_thread()
+            or previous in (signal.SIG_IGN, None)):
+        yield flag
+        return
+    signal.signal(signal.SIGINT, lambda _signum, _frame: flag.set())
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def execute(plan: Plan, driver: Driver, events: ApplyEvents, *,
-            parallelism: int = 10) -> ApplyReport:
-    """Apply ``plan``; never raises for a provider failure, it reports it."""
+            parallelism: int = 10, interrupt: threading.Event | None = None) -> ApplyReport:
+    """Apply ``plan``; never raises for a provider failure, it reports it.
+
+    ``interrupt``, when set (by SIGINT, see ``deferred_interrupts``, or by the caller),
+    stops new actions from starting; actions in flight are waited for.
+    """
     results: dict[int, ActionResult] = {}
     stop = False
     interrupted = False
-    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+    with deferred_interrupts(interrupt) as flag, \
+            ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
         for phase in phases(plan):
             if stop:
                 break
-            stop, was_interrupted = _run_phase(phase, driver, events, pool, parallelism, results)
+            stop, was_interrupted = _run_phase(phase, driver, events, pool, parallelism,
+                                               results, flag)
             interrupted = interrupted or was_interrupted
     for index, action in enumerate(plan.actions):
         if index not in results:
@@ -105,27 +136,31 @@ def _demotes(action: Action) -> bool:
 
 
 def _run_phase(phase: list[tuple[int, Action]], driver: Driver, events: ApplyEvents,
-               pool: ThreadPoolExecutor, parallelism: int,
-               results: dict[int, ActionResult]) -> tuple[bool, bool]:
+               pool: ThreadPoolExecutor, parallelism: int, results: dict[int, ActionResult],
+               interrupt: threading.Event) -> tuple[bool, bool]:
     """Run one phase; returns (stop, interrupted)."""
     queue = list(reversed(phase))
-    running: dict[Future[ActionResult], int] = {}
+    running: dict[Future[ActionResult], tuple[int, Action]] = {}
     stop = interrupted = False
     while queue or running:
+        if interrupt.is_set() and not interrupted:
+            stop = interrupted = True
+            for _index, action in running.values():
+                events.progress(action, "interrupted; waiting for it to finish")
         while queue and not stop and len(running) < parallelism:
             index, action = queue.pop()
             events.started(action)
-            running[pool.submit(_perform, action, driver, events)] = index
+            running[pool.submit(_perform, action, driver, events)] = (index, action)
         if not running:
             break
         try:
             done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
-        except KeyboardInterrupt:
-            stop = interrupted = True
+        except KeyboardInterrupt:  # SIGINT not deferred (execute called off the main thread)
+            interrupt.set()
             continue
         for future in done:
             result = future.result()
-            results[running.pop(future)] = result
+            results[running.pop(future)[0]] = result
             events.finished(result)
             stop = stop or result.outcome is Outcome.FAILED
     return stop, interrupted
