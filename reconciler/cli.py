@@ -101,18 +101,26 @@ def validate(files: tuple[str, ...]) -> int:
 
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--out", "out", type=click.Path(dir_okay=False), help="Save the plan to apply later.")
+@click.option("--out", "out", type=click.Path(dir_okay=False),
+              help="Save the plan (JSON) to apply later with `reconciler apply PLAN`.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
-              show_default=True, help="Output format.")
+              show_default=True,
+              help="text for people, json for scripts, markdown for a pull-request comment.")
 @click.option("--detailed-exitcode", is_flag=True,
-              help="Exit 2 when the plan has changes, 0 when it has none.")
+              help="Exit 2 when the plan has changes, 0 when it has none (1 stays an error).")
 def plan(file: str, out: str | None, fmt: str, detailed_exitcode: bool) -> int:
     """List the live pools of FILE's cluster and print what apply would change.
+
+    Nothing is written to the cluster. The markdown format starts with the hidden line
+    <!-- reconciler-plan:CLUSTER --> so a CI job can update its own pull-request comment.
 
     \b
     Examples:
       reconciler plan pools.yaml
-      reconciler plan pools.yaml --out plan.json --format markdown
+      reconciler plan pools.yaml --out plan.json && reconciler apply plan.json
+      reconciler plan pools.yaml --format json | jq .summary
+      reconciler plan pools.yaml --detailed-exitcode --format markdown --out plan.json > plan.md
+      reconciler plan pools.yaml --detailed-exitcode || [ $? -eq 2 ]   # drift check
     """
     from reconciler.app import plan_file
     from reconciler.render import renderer
@@ -186,13 +194,17 @@ def _apply(planned: Any, yes: bool, parallelism: int) -> int:
 @cli.command()
 @click.argument("plan_path", metavar="PLAN", type=click.Path(exists=True, dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
-              show_default=True, help="Output format.")
+              show_default=True,
+              help="text for people, json for scripts, markdown for a pull-request comment.")
 def show(plan_path: str, fmt: str) -> int:
-    """Render a saved PLAN.
+    """Render a saved PLAN (from `plan --out`) without contacting the cluster.
+
+    Exits 1 when the saved plan was rejected.
 
     \b
-    Example:
-      reconciler show plan.json --format markdown
+    Examples:
+      reconciler show plan.json
+      reconciler show plan.json --format markdown > plan.md
     """
     from reconciler.errors import ReconcilerError
     from reconciler.render import renderer
@@ -230,38 +242,106 @@ def list_pools(file: str, fmt: str) -> int:
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--output", "-o", type=click.Path(dir_okay=False),
-              help="Write to this file instead of standard output.")
-def export(file: str, output: str | None) -> int:
-    """Print a desired-state file matching the live cluster of FILE's cluster section.
+              help="Write to this file instead of standard output; an existing file is "
+                   "refreshed in place, keeping its comments.")
+@click.option("--schema", "schema_ref", metavar="PATH|URL",
+              help="Schema the editor modeline points at (default: the file's own modeline, "
+                   "else schemas/nodepools.schema.json found above the output, else the "
+                   "published URL).")
+def export(file: str, output: str | None, schema_ref: str | None) -> int:
+    """Print a desired-state file matching the live pools of FILE's cluster (onboarding).
+
+    FILE needs only its cluster section (nodePools may be empty); its cluster and policy
+    sections and comments are copied. The output starts with an editor modeline and a
+    comment saying what was exported and when. It validates and plans to no changes, except
+    that pools not yet marked managed-by=reconciler plan one update adding the marker,
+    the first time. With --output onto an existing file, that file is the base instead:
+    comments on pools that still exist are kept, pools gone from the cluster are dropped,
+    new ones are appended.
 
     \b
-    Example (onboarding an existing cluster):
+    Examples:
       reconciler export cluster.yaml --output pools.yaml
+      reconciler export pools.yaml --output pools.yaml     # refresh, keeping comments
+      reconciler export cluster.yaml --schema ../schemas/nodepools.schema.json
     """
+    from datetime import UTC, datetime
     from pathlib import Path
 
     from reconciler.desired import load_desired
-    from reconciler.export import export_text
+    from reconciler.export import ExportHeader, export_text, schema_ref_for
     from reconciler.providers import driver_for
 
     desired = load_desired(file)
     driver = driver_for(desired.cluster)
-    text = export_text(Path(file).read_text(encoding="utf-8-sig"), driver.list(),
-                       driver.capabilities)
-    if output:
-        Path(output).write_text(text, encoding="utf-8")
-        click.echo(f"Wrote {output}", err=True)
-    else:
+    target = Path(output) if output else None
+    base = target if target is not None and target.exists() else Path(file)
+    base_text = base.read_text(encoding="utf-8-sig")
+    header = ExportHeader(desired.cluster.name, desired.cluster.provider, __version__,
+                          datetime.now(UTC),
+                          schema_ref or schema_ref_for(target, base_text, base.parent))
+    text = export_text(base_text, driver.list(), driver.capabilities, header,
+                       base_dir=base.parent, out_dir=target.parent if target else Path.cwd())
+    if target is None:
         click.echo(text, nl=False)
+        return 0
+    temp = target.with_name(f".{target.name}.tmp")
+    temp.write_text(text, encoding="utf-8")
+    os.replace(temp, target)  # never leave a half-written file behind
+    click.echo(f"Wrote {output}", err=True)
     return 0
 
 
 @cli.command()
 def schema() -> int:
-    """Print the JSON Schema of desired-state files."""
+    """Print the JSON Schema of desired-state files.
+
+    \b
+    Example (vendor it for editors; see docs/editors.md):
+      reconciler schema > schemas/nodepools.schema.json
+    """
     from reconciler.schema import schema_text
 
     click.echo(schema_text(), nl=False)
+    return 0
+
+
+@cli.command()
+@click.argument("topic", type=click.Choice(["format", "commands"]))
+@click.option("--output", "-o", type=click.Path(dir_okay=False),
+              help="Write to this file instead of standard output.")
+@click.option("--check", is_flag=True,
+              help="Write nothing; exit 1 when --output differs from what would be written.")
+def docs(topic: str, output: str | None, check: bool) -> int:
+    """Generate a reference page from its source, so the two cannot drift.
+
+    TOPIC is `format` (the desired-state file, from the JSON Schema) or `commands` (every
+    command's --help).
+
+    \b
+    Examples:
+      reconciler docs format --output docs/format.md
+      reconciler docs commands --output docs/commands.md --check
+    """
+    from pathlib import Path
+
+    from reconciler.docgen import topics
+
+    text = topics()[topic][1]()
+    if check:
+        if not output:
+            raise click.UsageError("--check needs --output")
+        current = Path(output).read_text(encoding="utf-8") if Path(output).exists() else ""
+        if current != text:
+            click.echo(f"{output} is out of date: run reconciler docs {topic} --output"
+                       f" {output}", err=True)
+            return 1
+        return 0
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"Wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
     return 0
 
 

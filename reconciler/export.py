@@ -1,22 +1,75 @@
-"""``reconciler export``: a desired-state file that matches the live cluster (onboarding)."""
+"""``reconciler export``: a desired-state file that matches the live cluster (onboarding).
+
+The file is written round-trip over a base file (the existing output file when there is
+one, else the file naming the cluster), so its comments, ``cluster`` and ``policy``
+sections stay as written: settings keep their ``${VAR}`` references, and a pool that still
+exists keeps its comments while its fields are refreshed from the live cluster.
+"""
 
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from reconciler.compare import SPOT_TAINT, user_labels
-from reconciler.model import OWNER_TAG_KEY, NodePool
+from reconciler.errors import ReconcilerError
+from reconciler.model import OWNER_TAG_KEY, OWNER_TAG_VALUE, NodePool
 from reconciler.providers.base import Capabilities
 
-# Extension fields worth pinning in a file; versions and upgrade knobs are left to the user.
+# Extension fields worth pinning in a file; versions and upgrade knobs are left to the user
+# (kept and refreshed only when the existing file already pins them).
 _EXPORTED_EXTENSIONS = ("nodeTaints", "tags", "maxPods", "osType", "osSKU", "spotMaxPrice",
                         "scaleSetEvictionPolicy")
+_FLOW_KEYS = ("zones", "labels", "autoscaling", "nodeTaints", "tags")
+MODELINE = "# yaml-language-server: $schema="
+HEADER_START = "# Exported by `reconciler export`"
+ADOPT_NOTE = "not yet managed: the first apply adds the marker managed-by=reconciler"
+SCHEMA_URL = "https://reconciler.dev/schemas/nodepools.schema.json"
 
 
-def export_pool(pool: NodePool, caps: Capabilities) -> dict[str, Any]:
-    """One live pool as a desired-state entry that plans to no change."""
+@dataclass(frozen=True)
+class ExportHeader:
+    """What the header comment says: where the pools came from, and when."""
+
+    cluster: str
+    provider: str
+    version: str
+    exported_at: datetime
+    schema_ref: str
+
+    def lines(self, live: Sequence[NodePool]) -> list[str]:
+        """The modeline and the explanatory header, as comment lines."""
+        unmanaged = sum(1 for pool in live if not pool.managed)
+        when = self.exported_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        lines = [f"{MODELINE}{self.schema_ref}",
+                 f"{HEADER_START} {self.version} at {when} from the live node pools of",
+                 f"#   cluster '{self.cluster}' ({self.provider}): {_pools(len(live))}."
+                 " Review it, commit it, then run",
+                 "#   `reconciler plan` on it: it should show no changes"]
+        if unmanaged:
+            lines[-1] += " except, once,"
+            lines.append(f"#   adopting {_pools(unmanaged)} not yet marked managed-by="
+                         f"{OWNER_TAG_VALUE} (the marker is added")
+            lines.append("#   by the first apply; nothing else changes).")
+        else:
+            lines[-1] += "."
+        lines.append("#   Re-export with --output onto this file to refresh it; comments"
+                     " are kept.")
+        return lines
+
+
+def export_pool(pool: NodePool, caps: Capabilities, pinned: Iterable[str] = ()
+                ) -> dict[str, Any]:
+    """One live pool as a desired-state entry that plans to no change.
+
+    ``pinned`` names further ``extensions.aks`` keys to export (those an existing file sets).
+    """
     entry: dict[str, Any] = {"name": pool.name}
     for key, value in (("mode", pool.mode), ("instanceType", pool.instance_type),
                        ("osDiskType", pool.os_disk_type), ("osDiskSizeGiB", pool.os_disk_size_gib),
@@ -31,16 +84,16 @@ def export_pool(pool: NodePool, caps: Capabilities) -> dict[str, Any]:
         entry["autoscaling"] = {"enabled": True, "min": scaling.min, "max": scaling.max}
     elif scaling is not None and scaling.desired is not None:
         entry["autoscaling"] = {"enabled": False, "desired": scaling.desired}
-    extensions = _export_extensions(pool)
+    extensions = _export_extensions(pool, (*_EXPORTED_EXTENSIONS, *pinned))
     if extensions:
         entry["extensions"] = {"aks": extensions}
     return entry
 
 
-def _export_extensions(pool: NodePool) -> dict[str, Any]:
+def _export_extensions(pool: NodePool, keys: Iterable[str]) -> dict[str, Any]:
     live = (pool.extensions or {}).get("aks") or {}
     out: dict[str, Any] = {}
-    for key in _EXPORTED_EXTENSIONS:
+    for key in dict.fromkeys(keys):
         value = live.get(key)
         if key == "nodeTaints" and value:
             value = [taint for taint in value if taint != SPOT_TAINT]
@@ -51,21 +104,227 @@ def _export_extensions(pool: NodePool) -> dict[str, Any]:
     return out
 
 
-def export_text(source_text: str, live: Sequence[NodePool], caps: Capabilities) -> str:
-    """``source_text`` (a desired-state file) with nodePools replaced by the live pools.
+def export_text(base_text: str, live: Sequence[NodePool], caps: Capabilities,
+                header: ExportHeader, *, base_dir: Path | None = None,
+                out_dir: Path | None = None) -> str:
+    """``base_text`` (a desired-state file) with its nodePools set to the live pools.
 
-    The file is edited round-trip, so its comments, cluster and policy sections stay as
-    written (settings keep their ``${VAR}`` references).
+    Pools the base file lists and the cluster still has keep their place and comments; pools
+    gone from the cluster are dropped; new ones are appended by name. The header comment
+    and the modeline are written anew; the base file's other leading comments are kept.
+    A relative ``stateFile`` is rewritten when the file moves from ``base_dir`` to
+    ``out_dir``.
     """
     from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
 
     yaml = YAML(typ="rt")
     yaml.indent(mapping=2, sequence=4, offset=2)
-    document = yaml.load(source_text)
-    pools = [export_pool(pool, caps) for pool in sorted(live, key=lambda p: str(p.name))]
-    document["nodePools"] = pools
-    document.yaml_set_comment_before_after_key(
-        "nodePools", before=f"Exported from the live cluster: {len(pools)} pool(s).")
+    yaml.width = 100
+    leading, body = _split_leading_comments(base_text)
+    try:
+        document = yaml.load(body)
+    except YAMLError as exc:
+        raise ReconcilerError(f"cannot export into a file that is not valid YAML: {exc}"
+                              ) from None
+    cluster = document.get("cluster") if isinstance(document, dict) else None
+    if not isinstance(cluster, dict) or cluster.get("name") != header.cluster:
+        raise ReconcilerError(f"cannot export into a file that is not about cluster"
+                              f" '{header.cluster}'; give another --output")
+    if base_dir and out_dir and base_dir.resolve() != out_dir.resolve():
+        _relocate_state_file(cluster, base_dir, out_dir)
+    document["nodePools"] = _merged_pools(document.get("nodePools"), live, caps)
     buffer = io.StringIO()
     yaml.dump(document, buffer)
-    return buffer.getvalue()
+    return "\n".join([*header.lines(live), *leading, ""]) + buffer.getvalue()
+
+
+def _relocate_state_file(cluster: Any, base_dir: Path, out_dir: Path) -> None:
+    """Keep a relative ``stateFile`` pointing at the same file from the new folder."""
+    settings = cluster.get("settings")
+    state = settings.get("stateFile") if isinstance(settings, dict) else None
+    if isinstance(state, str) and "${" not in state and not Path(state).is_absolute():
+        settings["stateFile"] = _relative((base_dir / state).resolve(), out_dir.resolve())
+
+
+def _merged_pools(existing: Any, live: Sequence[NodePool], caps: Capabilities) -> Any:
+    from ruamel.yaml.comments import CommentedSeq
+
+    by_name = {str(pool.name): pool for pool in live}
+    entries = list(existing) if isinstance(existing, CommentedSeq) else []
+    # Comment lines above an entry belong to it; detach them before entries move or go.
+    above = _comments_above(existing, entries)
+    below = _detach_following(entries[-1]) if entries else []
+    pools = CommentedSeq()
+    for index, entry in enumerate(entries):
+        name = str(entry.get("name")) if isinstance(entry, dict) else None
+        if name in by_name and not any(p.get("name") == name for p in pools):
+            pinned = ((entry.get("extensions") or {}).get("aks") or {}).keys()
+            _merge(entry, export_pool(by_name[name], caps, pinned))
+            _note_adoption(entry, by_name[name])
+            pools.append(entry)
+            _set_comments_above(pools, len(pools) - 1, above[index])
+    listed = {str(entry.get("name")) for entry in pools}
+    for name in sorted(set(by_name) - listed):
+        entry = _commented(export_pool(by_name[name], caps))
+        _note_adoption(entry, by_name[name])
+        pools.append(entry)
+    if below and pools:
+        _set_comments_above(pools, len(pools), below)
+    return pools
+
+
+def _comments_above(seq: Any, entries: list[Any]) -> list[list[str]]:
+    """Per entry, the comment lines above it, wherever ruamel attached them."""
+    above: list[list[str]] = [[] for _ in entries]
+    if not entries:
+        return above
+    if seq.ca.comment and seq.ca.comment[1]:
+        above[0] += _token_lines(seq.ca.comment[1])
+        seq.ca.comment[1] = None
+    for index in range(len(entries)):
+        slot = seq.ca.items.pop(index, None)
+        if slot and slot[1]:
+            above[index] += _token_lines(slot[1])
+        if index > 0:
+            above[index] += _detach_following(entries[index - 1])
+    return above
+
+
+def _token_lines(tokens: list[Any]) -> list[str]:
+    return [line.strip() for token in tokens for line in token.value.splitlines() or [""]]
+
+
+def _detach_following(node: Any) -> list[str]:
+    """Remove and return the full-line comments after ``node``'s last value: ruamel keeps
+    them with that value, but they introduce whatever follows."""
+    slot = _last_slot(node)
+    if slot is None:
+        return []
+    container, key = slot
+    items = container.ca.items.get(key)
+    where = 0 if isinstance(container, list) else 2
+    token = items[where] if items else None
+    if token is None or "\n" not in token.value.rstrip("\n"):
+        return []
+    eol, rest = token.value.split("\n", 1)
+    if eol.strip():
+        token.value = eol + "\n"
+    else:
+        items[where] = None
+        nested = getattr(container[key], "ca", None)
+        if nested is not None and nested.comment and nested.comment[0] is token:
+            nested.comment[0] = None
+    return [line.strip() for line in rest.splitlines()]
+
+
+def _last_slot(node: Any) -> tuple[Any, Any] | None:
+    """(container, key) of the last scalar or flow collection written in ``node``."""
+    if isinstance(node, dict) and node:
+        key: Any = list(node)[-1]
+    elif isinstance(node, list) and node:
+        key = len(node) - 1
+    else:
+        return None
+    value = node[key]
+    if isinstance(value, dict | list) and value and not value.fa.flow_style():
+        return _last_slot(value) or (node, key)
+    return node, key
+
+
+def _set_comments_above(seq: Any, index: int, lines: list[str]) -> None:
+    from ruamel.yaml.error import CommentMark
+    from ruamel.yaml.tokens import CommentToken
+
+    if lines:
+        seq.ca.items[index] = [None, [CommentToken(line + "\n", CommentMark(2))
+                                      for line in lines], None, None]
+
+
+def _merge(target: Any, new: dict[str, Any]) -> None:
+    """Make mapping ``target`` equal ``new`` in place, keeping comments on kept keys."""
+    for key in [key for key in target if key not in new]:
+        del target[key]
+    for index, (key, value) in enumerate(new.items()):
+        if isinstance(target.get(key), dict) and isinstance(value, dict):
+            _merge(target[key], value)
+        elif key in target:
+            if target[key] != value:
+                target[key] = _commented(value, key)
+        else:  # a new key goes where export puts it, after the keys that precede it
+            before = [k for k in list(new)[:index] if k in target]
+            position = list(target).index(before[-1]) + 1 if before else 0
+            target.insert(position, key, _commented(value, key))
+    if target.fa.flow_style() and not _short(new):
+        target.fa.set_block_style()
+
+
+def _commented(value: Any, key: str | None = None) -> Any:
+    """Plain data as ruamel nodes; short collections in flow style, as people write them."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    if isinstance(value, dict):
+        node = CommentedMap((k, _commented(v, k)) for k, v in value.items())
+    elif isinstance(value, list):
+        node = CommentedSeq(_commented(v) for v in value)
+    else:
+        return value
+    if key in _FLOW_KEYS and _short(value):
+        node.fa.set_flow_style()
+    return node
+
+
+def _short(value: Any) -> bool:
+    """Fits comfortably on one line in flow style."""
+    return len(json.dumps(value)) <= 60
+
+
+def _note_adoption(entry: Any, pool: NodePool) -> None:
+    """An end-of-line note on unmarked pools; dropped again once the pool is marked."""
+    comment = entry.ca.items.get("name")
+    ours = bool(comment and comment[2] and ADOPT_NOTE in comment[2].value)
+    if not pool.managed and not ours:
+        entry.yaml_add_eol_comment(ADOPT_NOTE, "name")
+    elif pool.managed and ours:
+        del entry.ca.items["name"]
+
+
+def _split_leading_comments(text: str) -> tuple[list[str], str]:
+    """The user's leading comment lines (without a modeline or an old export header)
+    and the rest of the file."""
+    lines = text.splitlines()
+    start = 0
+    while start < len(lines) and (not lines[start].strip()
+                                  or lines[start].lstrip().startswith("#")):
+        start += 1
+    leading, in_header = [], False
+    for line in lines[:start]:
+        in_header = line.startswith(HEADER_START) or (in_header and line.startswith("#   "))
+        if not in_header and not line.startswith(MODELINE) and line.strip():
+            leading.append(line)
+    return leading, "\n".join(lines[start:]) + "\n"
+
+
+def schema_ref_for(output: Path | None, base_text: str, base_dir: Path) -> str:
+    """Where the modeline points: the base file's target (made relative to ``output``'s
+    folder), else a ``schemas/nodepools.schema.json`` found above it, else the schema URL."""
+    out_dir = (output.parent if output else Path.cwd()).resolve()
+    for line in base_text.splitlines():
+        if line.startswith(MODELINE):
+            target = line[len(MODELINE):].strip()
+            if "://" in target or Path(target).is_absolute():
+                return target
+            return _relative((base_dir / target).resolve(), out_dir)
+    for folder in (out_dir, *out_dir.parents):
+        candidate = folder / "schemas" / "nodepools.schema.json"
+        if candidate.is_file():
+            return _relative(candidate, out_dir)
+    return SCHEMA_URL
+
+
+def _relative(target: Path, start: Path) -> str:
+    return Path(os.path.relpath(target, start)).as_posix()
+
+
+def _pools(count: int) -> str:
+    return f"{count} node pool" if count == 1 else f"{count} node pools"
