@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
@@ -222,8 +223,10 @@ def _scalar(value: Any) -> Any:
 # ruamel.yaml.clibz is installed, else ruamel's pure parser without comment handling),
 # resolving scalars as YAML 1.2 and constructing them with the round-trip constructor,
 # so values are identical. It gives up (None) on everything it does not need: parse
-# errors, several documents, directives, tags, anchors and aliases, merge keys, non-
-# scalar or duplicate keys, limits; the round-trip path then handles the file.
+# errors, several documents, directives, tags, anchors and aliases, merge keys, keys
+# that are not strings or are repeated, empty values, tabs and unusual characters (where
+# the parsers place or accept things differently), limits; the round-trip path then
+# handles the file. tests/test_performance_properties.py checks both paths agree.
 
 _PLAIN_STR = "tag:yaml.org,2002:str"
 _NULL = "tag:yaml.org,2002:null"
@@ -235,8 +238,16 @@ class _GiveUp(Exception):
     """The fast path met something it leaves to the round-trip parser."""
 
 
+# Printable characters the parsers treat alike: no tab, carriage return, byte-order mark,
+# Unicode line break (NEL, LS, PS) or control character; those are left to the careful path.
+_ORDINARY_TEXT = re.compile("[\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe"
+                            "\uff00-\ufffd\U00010000-\U0010ffff]*")
+
+
 def _fast_document(text: str, name: str) -> LocatedDocument | None:
     """The document from parser events, or None when the round-trip path must decide."""
+    if not _ORDINARY_TEXT.fullmatch(text):
+        return None
     try:
         return _FastComposer(name).compose(_events(text))
     except Exception:  # noqa: BLE001 - any parser error is worded by the round-trip path
@@ -292,11 +303,11 @@ class _FastComposer:
 
     def _fill(self, events: Iterator[Any], root: dict[str, Any], root_path: Path, depth: int,
               ev: Any) -> dict[str, Any]:
-        # One frame per open mapping or list: (container, its path, its depth).
-        stack: list[tuple[Any, Path, int]] = [(root, root_path, depth)]
+        # One frame per open mapping or list: (container, its path, its depth, its keys).
+        stack: list[tuple[Any, Path, int, set[str]]] = [(root, root_path, depth, set())]
         key_event: Any = None
         for event in events:
-            container, path, level = stack[-1]
+            container, path, level, keys = stack[-1]
             kind = type(event)
             if kind is ev.MappingEndEvent or kind is ev.SequenceEndEvent:
                 stack.pop()
@@ -309,9 +320,7 @@ class _FastComposer:
                 key_event = event
                 continue
             if type(container) is dict:
-                key = self._key(key_event)
-                if key in container:
-                    raise _GiveUp  # duplicate key: the round-trip path reports it
+                key = self._key(key_event, keys)
                 child: Path = (*path, key)
                 self.doc.key_positions.setdefault(child, _mark(key_event))
                 key_event = None
@@ -323,10 +332,10 @@ class _FastComposer:
                 value: Any = self._scalar(event)
             elif kind is ev.MappingStartEvent:
                 value = {}
-                stack.append((value, child, level + 1))
+                stack.append((value, child, level + 1, set()))
             elif kind is ev.SequenceStartEvent:
                 value = []
-                stack.append((value, child, level + 1))
+                stack.append((value, child, level + 1, set()))
             else:
                 raise _GiveUp  # an alias
             if type(container) is dict:
@@ -342,13 +351,18 @@ class _FastComposer:
                 or getattr(event, "tag", None) is not None:
             raise _GiveUp
 
-    def _key(self, event: Any) -> str:
+    def _key(self, event: Any, seen: set[str]) -> str:
         if event.anchor is not None or event.tag is not None:
             raise _GiveUp
         key = self._scalar(event)
-        return key if isinstance(key, str) else str(key)
+        if not isinstance(key, str) or key in seen:
+            raise _GiveUp  # a number or date as a key, or a duplicate: the careful path knows
+        seen.add(key)
+        return key
 
     def _scalar(self, event: Any) -> Any:
+        if event.value == "" and event.implicit[0]:
+            raise _GiveUp  # where an empty value "is" differs between parsers (and comments)
         tag, resolved = self._resolve(event.value, event.implicit)
         if tag == _PLAIN_STR:
             return event.value
@@ -363,7 +377,6 @@ class _FastComposer:
         node = self.scalar_node(resolved, event.value, event.start_mark, event.end_mark,
                                 style=event.style or None)
         return _scalar(self.constructor.construct_object(node))
-
 
     def _resolve(self, value: str, implicit: Any) -> tuple[str, Any]:
         """The tag as a string (a ruamel Tag hashes unlike its string) and as a Tag."""
