@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import replace
+from typing import Any
 
 from reconciler.model import NodePool, pool_to_dict
 
@@ -13,16 +13,17 @@ from reconciler.model import NodePool, pool_to_dict
 def live_fingerprint(live: Sequence[NodePool]) -> str:
     """sha256 over every live pool's fields, ownership marker and eTag, in name order."""
     canonical = [
-        {"pool": pool_to_dict(_without_autoscaled_count(pool), include_status=False),
-         "managed": bool(pool.managed), "etag": pool.etag}
+        {"pool": _without_autoscaled_count(pool), "managed": bool(pool.managed),
+         "etag": pool.etag}
         for pool in sorted(live, key=lambda p: str(p.name))
     ]
     text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), default=str)
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
-def _without_autoscaled_count(pool: NodePool) -> NodePool:
-    # The autoscaler moves the node count at any time; that is not a change to the pool.
+def _without_autoscaled_count(pool: NodePool) -> dict[str, Any]:
+    """The pool's fields; the autoscaler moves the node count at any time, so not that."""
+    fields = pool_to_dict(pool, include_status=False)
     if pool.autoscaling is not None and pool.autoscaling.enabled:
-        return replace(pool, autoscaling=replace(pool.autoscaling, desired=None))
-    return pool
+        fields["autoscaling"].pop("desired", None)  # as if unset (pool_to_dict drops None)
+    return fields
