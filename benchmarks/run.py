@@ -1,0 +1,402 @@
+"""The reconciler benchmark suite: run by hand, never by pytest (see benchmarks/README.md).
+
+    python benchmarks/run.py [--runs 15] [--lro-delay 1.0] [--output benchmarks/RESULTS.md]
+
+Every figure is the median of several runs, all measured in one run on one machine:
+start-up of the CLI against bare imports, plan against validate, the plan engine at
+100 / 1,000 / 10,000 pools, requests per plan and apply against the ARM emulator, and
+apply makespan at parallelism 1 and 10. Each target is printed with PASS or FAIL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import gc
+import math
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+POOLS = 100  # an AKS cluster holds at most 100 pools
+CREATES = 20  # independent creates for the makespan figure
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One measured value, and the target it is held to (if any)."""
+
+    section: str
+    name: str
+    value: str
+    target: str = ""
+    passed: bool | None = None
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def median_seconds(work: Callable[[], object], runs: int, warmups: int = 1) -> float:
+    """Median wall time of ``work`` over ``runs`` calls, after ``warmups`` unmeasured ones."""
+    for _ in range(warmups):
+        work()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def subprocess_env(pycache: Path) -> dict[str, str]:
+    """Bytecode cached (as for an installed tool) in a private folder, not in the tree."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(pycache)
+    env["NO_COLOR"] = "1"
+    return env
+
+
+def command_seconds(argv: list[str], env: dict[str, str], cwd: Path, runs: int) -> float:
+    """Median wall time of a command (output discarded); it must succeed."""
+    def run() -> None:
+        done = subprocess.run(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+        if done.returncode not in (0, 2):
+            raise RuntimeError(f"{argv} exited {done.returncode}: {done.stderr.decode()}")
+    return median_seconds(run, runs, warmups=2)
+
+
+def reconciler_argv() -> list[str]:
+    """The installed console script beside this Python, else ``python -m reconciler``."""
+    script = Path(PYTHON).with_name("reconciler")
+    return [str(script)] if script.exists() else [PYTHON, "-m", "reconciler"]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+# -- inputs ----------------------------------------------------------------------------------
+
+
+def pool_entries(count: int, max_nodes: int = 3, tier: str = "web") -> str:
+    """``nodePools:`` with a system pool and ``count - 1`` user pools, all fields set."""
+    lines = ["nodePools:"]
+    for index in range(count):
+        mode = "system" if index == 0 else "user"
+        lines += [f"  - name: p{index:03d}", f"    mode: {mode}",
+                  "    instanceType: Standard_D4s_v5", "    osDiskType: Managed",
+                  "    osDiskSizeGiB: 128", "    priority: regular",
+                  "    zones: [japaneast-1, japaneast-2]",
+                  f"    labels: {{team: t{index % 7}, tier: {tier}}}",
+                  f"    autoscaling: {{enabled: true, min: 1, max: {max_nodes}}}",
+                  "    extensions:", "      aks:",
+                  '        nodeTaints: ["workload=web:NoSchedule"]',
+                  f"        tags: {{costCenter: cc{index % 3}}}", "        maxPods: 50"]
+    return "\n".join(lines) + "\n"
+
+
+def local_file(folder: Path, name: str, pools: str) -> Path:
+    """A desired-state file on the local provider, its state file beside it."""
+    path = folder / name
+    path.write_text("apiVersion: reconciler/v1\nkind: NodePoolSet\ncluster:\n  name: bench\n"
+                    "  provider: local\n  settings:\n    stateFile: state.json\n"
+                    "    location: japaneast\npolicy:\n  prune: owned\n  protect: [p000]\n"
+                    + pools, encoding="utf-8")
+    return path
+
+
+class QuietEvents:
+    """ApplyEvents that say nothing."""
+
+    def started(self, action: object) -> None: ...
+    def progress(self, action: object, message: str) -> None: ...
+    def finished(self, result: object) -> None: ...
+
+
+# -- (1) and (2): start-up, validate, plan -----------------------------------------------------
+
+
+def startup_figures(work: Path, runs: int) -> list[Figure]:
+    """CLI start-up against bare imports; plan on the local provider against validate."""
+    from reconciler.app import plan_file
+    from reconciler.executor import execute
+
+    env = subprocess_env(work / "pycache")
+    cli = reconciler_argv()
+    same = local_file(work, "pools.yaml", pool_entries(POOLS))
+    changed = local_file(work, "changed.yaml", pool_entries(POOLS, max_nodes=4, tier="api"))
+    planned = plan_file(str(same))
+    assert execute(planned.plan, planned.driver, QuietEvents(), parallelism=10).ok
+
+    def cmd(*args: str) -> float:
+        return command_seconds(list(args), env, work, runs)
+
+    bare = cmd(PYTHON, "-c", "pass")
+    click = cmd(PYTHON, "-c", "import click")
+    three = cmd(PYTHON, "-c", "import click, ruamel.yaml, jsonschema")
+    azure = cmd(PYTHON, "-c", "import azure.mgmt.containerservice, azure.identity")
+    version = cmd(*cli, "--version")
+    validate = cmd(*cli, "validate", same.name)
+    plan_same = cmd(*cli, "plan", same.name)
+    plan_changed = cmd(*cli, "plan", changed.name)
+    s1, s2 = "1 start-up", "2 plan vs validate"
+    return [
+        Figure(s1, "python -c pass", ms(bare)),
+        Figure(s1, "python -c 'import click'", ms(click)),
+        Figure(s1, "python -c 'import click, ruamel.yaml, jsonschema'", ms(three)),
+        Figure(s1, "python -c 'import azure.mgmt.containerservice, azure.identity'", ms(azure)),
+        Figure(s1, "reconciler --version", f"{ms(version)} ({version / click:.2f}x click)",
+               "<= 1.3x import click", version <= 1.3 * click),
+        Figure(s1, f"reconciler validate ({POOLS} pools)",
+               f"{ms(validate)} ({validate / three:.2f}x the three imports)",
+               "<= 1.3x import click, ruamel.yaml, jsonschema", validate <= 1.3 * three),
+        Figure(s2, f"reconciler plan ({POOLS} pools, local, every pool changed)",
+               f"{ms(plan_changed)} ({plan_changed / validate:.2f}x validate)",
+               "<= 2x validate", plan_changed <= 2 * validate),
+        Figure(s2, f"reconciler plan ({POOLS} pools, local, no changes)",
+               f"{ms(plan_same)} ({plan_same / validate:.2f}x validate)",
+               "<= 2x validate", plan_same <= 2 * validate),
+    ]
+
+
+def engine_inputs(count: int) -> tuple[Any, list[Any], Any]:
+    """Desired state and live pools of ``count`` pools, every pool changed, and capabilities."""
+    from reconciler.desired import DesiredState
+    from reconciler.model import Autoscaling, NodePool
+    from reconciler.providers import capabilities_for
+    from reconciler.providers.base import Cluster
+
+    desired, live = [], []
+    for index in range(count):
+        name = f"p{index:05d}"
+        fixed: dict[str, Any] = {
+            "name": name, "mode": "system" if index == 0 else "user",
+            "instance_type": "Standard_D4s_v5", "os_disk_type": "Managed",
+            "os_disk_size_gib": 128, "priority": "regular",
+            "zones": ("japaneast-1", "japaneast-2")}
+        aks = {"nodeTaints": ["workload=web:NoSchedule"], "tags": {"cc": "a"}, "maxPods": 50}
+        desired.append(NodePool(**fixed, labels={"team": f"t{index % 7}", "tier": "web"},
+                                autoscaling=Autoscaling(enabled=True, min=1, max=5),
+                                extensions={"aks": aks}))
+        live.append(NodePool(**fixed, provider_name=name,
+                             labels={"team": f"t{index % 7}", "tier": "db",
+                                     "kompox.dev/node-pool": name},
+                             autoscaling=Autoscaling(enabled=True, min=1, max=3, desired=2),
+                             extensions={"aks": dict(aks)}, managed=True, etag=f"e{index}"))
+    cluster = Cluster("bench", "local", {"location": "japaneast"})
+    state = DesiredState(cluster, "owned", (), tuple(desired), "bench.yaml", "")
+    return state, live, capabilities_for("local", {"location": "japaneast"})
+
+
+def engine_figures(runs: int) -> list[Figure]:
+    """The plan engine in-process (desired + live -> plan), every pool changed."""
+    from reconciler.planner import make_plan
+    from reconciler.render.jsonplan import render_json
+    from reconciler.render.text import render_text
+
+    section = "2 plan engine (in-process)"
+    counts = (100, 1_000, 10_000)
+    inputs = {count: engine_inputs(count) for count in counts}
+    times: dict[int, list[float]] = {count: [] for count in counts}
+    for count in counts:  # warm-up, and a check that every pool is an update
+        plan = make_plan(*inputs[count])
+        assert len(plan.actions) == count and not plan.errors
+    # Sizes take turns, so a busy moment on the machine does not land on one size only.
+    for _ in range(max(5, runs // 2)):
+        for count in counts:
+            gc.collect()
+            start = time.perf_counter()
+            make_plan(*inputs[count])
+            times[count].append(time.perf_counter() - start)
+    engine = {count: statistics.median(times[count]) for count in counts}
+    figures = []
+    for count in counts:
+        plan = make_plan(*inputs[count])
+        render = median_seconds(lambda p=plan: (render_text(p), render_json(p)), 3)
+        figures.append(Figure(section, f"engine, {count:,} pools all changed",
+                              f"{ms(engine[count])} (+ {ms(render)} text and JSON)"))
+    ratio = engine[10_000] / engine[1_000]
+    figures.append(Figure(section, "engine 10k / 1k", f"{ratio:.1f}", "<= 12", ratio <= 12))
+    figures.append(Figure(section, "engine, 10k pools all changed", ms(engine[10_000]),
+                          "< 3 s", engine[10_000] < 3))
+    return figures
+
+
+# -- (3) and (4): the ARM emulator -----------------------------------------------------------
+
+
+def emulator_pools_yaml(names: list[str], max_nodes: int = 3) -> str:
+    """nodePools for the emulator: the seeded system pool plus user pools."""
+    lines = ["nodePools:", "  - name: system", "    mode: system",
+             "    autoscaling: {enabled: true, min: 1, max: 3}"]
+    for name in names:
+        lines += [f"  - name: {name}", "    mode: user", "    instanceType: Standard_D4s_v5",
+                  f"    autoscaling: {{enabled: true, min: 1, max: {max_nodes}}}"]
+    return "\n".join(lines) + "\n"
+
+
+def emulator_figures(work: Path, runs: int, delay: float) -> list[Figure]:
+    """Requests per plan and apply at the floor; makespan at parallelism 1 and 10."""
+    from reconciler.emulator.testing import EmulatorSession, arm_pool, start_test_emulator
+
+    emulator = start_test_emulator(page_size=POOLS + 1)
+    session = EmulatorSession(emulator)
+    saved = {k: os.environ.get(k) for k in session.env}
+    os.environ.update(session.env)
+    try:
+        system = arm_pool("system", "System", enableAutoScaling=True, minCount=1, maxCount=3,
+                          tags={"managed-by": "reconciler"})
+        figures = request_figures(session, work, system)
+        figures += makespan_figures(session, work, system, runs, delay)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        emulator.stop()
+    return figures
+
+
+def request_figures(session: Any, work: Path, system: dict[str, Any]) -> list[Figure]:
+    """Requests per plan and per apply (creates, updates, no change, deletes)."""
+    from reconciler.app import plan_file
+    from reconciler.executor import execute
+
+    names = [f"p{i:02d}" for i in range(CREATES)]
+    session.reset([system], page_size=POOLS + 1, retry_after=0)
+    steps = [("plan (20 to create)", emulator_pools_yaml(names), False),
+             ("apply 20 creates", emulator_pools_yaml(names), True),
+             ("apply 20 updates", emulator_pools_yaml(names, max_nodes=4), True),
+             ("apply with no changes", emulator_pools_yaml(names, max_nodes=4), True),
+             ("apply 20 deletes", emulator_pools_yaml([]), True)]
+    figures, extra = [], 0
+    for label, pools, apply in steps:
+        session.request_log.clear()
+        path = session.write_desired(work / "emulated.yaml", pools)
+        planned = plan_file(str(path))
+        actions = len(planned.plan.actions)
+        if apply:
+            assert execute(planned.plan, planned.driver, QuietEvents(), parallelism=10).ok
+        log = session.request_log
+        lists, writes = len(log.list_pages), len(log.writes)
+        want_writes = actions if apply else 0
+        extra += max(0, lists - 1) + max(0, writes - want_writes)
+        figures.append(Figure("3 requests (emulator)", label,
+                              f"{lists} list, {writes} writes ({len(log)} requests with"
+                              " polls)", f"1 list, {want_writes} writes",
+                              lists == 1 and writes == want_writes))
+    figures.append(Figure("3 requests (emulator)", "requests above the floor", str(extra),
+                          "0", extra == 0))
+    return figures
+
+
+def makespan_figures(session: Any, work: Path, system: dict[str, Any], runs: int,
+                     delay: float) -> list[Figure]:
+    """20 independent creates with a fixed LRO delay, at parallelism 1 and 10."""
+    from reconciler.app import plan_file
+    from reconciler.executor import execute
+
+    names = [f"p{i:02d}" for i in range(CREATES)]
+    path = session.write_desired(work / "makespan.yaml", emulator_pools_yaml(names),
+                                 pollingIntervalSeconds=0.05)
+    section = f"4 apply makespan ({CREATES} creates, LRO {delay:g} s)"
+    makespan = {}
+    for parallelism in (1, 10):
+        times = []
+        for _ in range(max(3, runs // 5)):
+            session.reset([system], page_size=POOLS + 1, lro_seconds=delay, retry_after=0)
+            planned = plan_file(str(path))
+            start = time.perf_counter()
+            report = execute(planned.plan, planned.driver, QuietEvents(), parallelism=parallelism)
+            times.append(time.perf_counter() - start)
+            assert report.ok
+        makespan[parallelism] = statistics.median(times)
+    ideal = {p: math.ceil(CREATES / p) * delay for p in makespan}
+    return [
+        Figure(section, "parallelism 1", f"{makespan[1]:.2f} s (ideal {ideal[1]:.1f} s)"),
+        Figure(section, "parallelism 10",
+               f"{makespan[10]:.2f} s (ideal {ideal[10]:.1f} s, {makespan[10] / ideal[10]:.2f}x)",
+               "<= 1.3x ideal", makespan[10] <= 1.3 * ideal[10]),
+        Figure(section, "speed-up 10 vs 1", f"{makespan[1] / makespan[10]:.1f}x", ">= 5x",
+               makespan[1] / makespan[10] >= 5),
+    ]
+
+
+# -- report ----------------------------------------------------------------------------------
+
+
+def machine() -> list[str]:
+    """What the figures were measured on."""
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        model = platform.processor() or model
+    try:
+        import _ruamel_yaml_clibz  # noqa: F401
+
+        parser = "libyaml (ruamel.yaml.clibz)"
+    except ImportError:
+        parser = "pure Python (ruamel.yaml.clibz not installed)"
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                            capture_output=True, text=True, check=False).stdout.strip()
+    return [f"- date: {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
+            f"- machine: {os.cpu_count()} CPUs (nproc), {model}",
+            f"- Python {platform.python_version()} ({platform.python_implementation()}),"
+            f" {platform.system()} {platform.release()}",
+            f"- YAML parser events: {parser}", f"- commit: {commit or 'unknown'}"]
+
+
+def table(figures: list[Figure]) -> list[str]:
+    """A markdown table, one row per figure."""
+    rows = ["| section | figure | value | target | result |", "|---|---|---|---|---|"]
+    for f in figures:
+        result = "" if f.passed is None else ("PASS" if f.passed else "FAIL")
+        rows.append(f"| {f.section} | {f.name} | {f.value} | {f.target} | {result} |")
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure everything, print the table; exit 1 when a target fails."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15, help="runs per start-up figure")
+    parser.add_argument("--lro-delay", type=float, default=1.0,
+                        help="seconds each emulated operation takes (makespan)")
+    parser.add_argument("--output", type=Path, help="also write the report to this file")
+    args = parser.parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="reconciler-bench-"))
+    try:
+        figures = startup_figures(work, args.runs)
+        figures += engine_figures(args.runs)
+        figures += emulator_figures(work, args.runs, args.lro_delay)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    failed = [f for f in figures if f.passed is False]
+    lines = ["# Benchmark results", "", *machine(), f"- runs: {args.runs} per start-up figure"
+             " (median), after 2 warm-ups", "", *table(figures), "",
+             f"{len(failed)} target(s) failed." if failed else "Every target passed."]
+    text = "\n".join(lines) + "\n"
+    print(text, end="")
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
