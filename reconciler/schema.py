@@ -50,10 +50,14 @@ def schema_diagnostics(doc: LocatedDocument) -> list[Diagnostic]:
 
     validator = Draft202012Validator(schema())
     found: list[Diagnostic] = []
+    seen: set[Diagnostic] = set()  # a set, so a file with many errors is not quadratic
     for error in validator.iter_errors(doc.data):
         # A value checked by two schema branches (e.g. settings' own type and the provider's
         # settings schema) fails the same way twice; say it once.
-        found.extend(d for d in _diagnostics_for(error, doc) if d not in found)
+        for diagnostic in _diagnostics_for(error, doc):
+            if diagnostic not in seen:
+                seen.add(diagnostic)
+                found.append(diagnostic)
     return found
 
 
