@@ -59,11 +59,21 @@ def median_seconds(work: Callable[[], object], runs: int, warmups: int = 1) -> f
     return statistics.median(times)
 
 
-def subprocess_env(pycache: Path) -> dict[str, str]:
-    """Bytecode cached (as for an installed tool) in a private folder, not in the tree."""
+def subprocess_env(work: Path, pure_yaml: bool) -> dict[str, str]:
+    """Bytecode cached (as for an installed tool) in a private folder, not in the tree.
+
+    ``pure_yaml`` hides ruamel.yaml.clibz from the processes (a sitecustomize module), to
+    measure an install without it.
+    """
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPYCACHEPREFIX"] = str(pycache)
+    env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
     env["NO_COLOR"] = "1"
+    if pure_yaml:
+        hook = work / "hide-clibz"
+        hook.mkdir(exist_ok=True)
+        (hook / "sitecustomize.py").write_text(
+            "import sys\nsys.modules['_ruamel_yaml_clibz'] = None\n", encoding="utf-8")
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(hook), env.get("PYTHONPATH")]))
     return env
 
 
@@ -143,12 +153,12 @@ class QuietEvents:
 # -- (1) and (2): start-up, validate, plan -----------------------------------------------------
 
 
-def startup_figures(work: Path, runs: int) -> list[Figure]:
+def startup_figures(work: Path, runs: int, pure_yaml: bool) -> list[Figure]:
     """CLI start-up against bare imports; plan on the local provider against validate."""
     from reconciler.app import plan_file
     from reconciler.executor import execute
 
-    env = subprocess_env(work / "pycache")
+    env = subprocess_env(work, pure_yaml)
     cli = reconciler_argv()
     same = local_file(work, "pools.yaml", pool_entries(POOLS))
     changed = local_file(work, "changed.yaml", pool_entries(POOLS, max_nodes=4, tier="api"))
@@ -355,7 +365,7 @@ def makespan_figures(session: Any, work: Path, system: dict[str, Any], runs: int
 # -- report ----------------------------------------------------------------------------------
 
 
-def machine() -> list[str]:
+def machine(pure_yaml: bool) -> list[str]:
     """What the figures were measured on."""
     model = "unknown"
     try:
@@ -368,7 +378,8 @@ def machine() -> list[str]:
     try:
         import _ruamel_yaml_clibz  # noqa: F401
 
-        parser = "libyaml (ruamel.yaml.clibz)"
+        parser = "libyaml (ruamel.yaml.clibz)" if not pure_yaml else \
+            "pure Python (ruamel.yaml.clibz hidden by --pure-yaml)"
     except ImportError:
         parser = "pure Python (ruamel.yaml.clibz not installed)"
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
@@ -396,18 +407,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lro-delay", type=float, default=1.0,
                         help="seconds each emulated operation takes (makespan)")
     parser.add_argument("--output", type=Path, help="also write the report to this file")
+    parser.add_argument("--pure-yaml", action="store_true",
+                        help="run the CLI as if ruamel.yaml.clibz were not installed")
+    parser.add_argument("--only", choices=["startup", "engine", "emulator"], action="append",
+                        help="measure only these sections (repeatable)")
     args = parser.parse_args(argv)
+    sections = set(args.only or ["startup", "engine", "emulator"])
     work = Path(tempfile.mkdtemp(prefix="reconciler-bench-"))
     try:
-        figures = startup_figures(work, args.runs)
-        figures += engine_figures(args.runs)
-        figures += emulator_figures(work, args.runs, args.lro_delay)
+        figures = startup_figures(work, args.runs, args.pure_yaml) \
+            if "startup" in sections else []
+        figures += engine_figures(args.runs) if "engine" in sections else []
+        figures += emulator_figures(work, args.runs, args.lro_delay) \
+            if "emulator" in sections else []
     finally:
         shutil.rmtree(work, ignore_errors=True)
     failed = [f for f in figures if f.passed is False]
-    lines = ["# Benchmark results", "", *machine(), f"- runs: start-up commands {args.runs} each"
-             " (median, taking turns, after 2 warm-ups); engine sizes"
-             f" {max(5, args.runs // 2)} each; makespan 3 each", "", *table(figures), "",
+    runs = (f"- runs: start-up commands {args.runs} each (median, taking turns, after 2"
+            f" warm-ups); engine sizes {max(5, args.runs // 2)} each; makespan 3 each")
+    lines = ["# Benchmark results", "", *machine(args.pure_yaml), runs, "", *table(figures), "",
              f"{len(failed)} target(s) failed." if failed else "Every target passed."]
     text = "\n".join(lines) + "\n"
     print(text, end="")
