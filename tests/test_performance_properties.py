@@ -13,6 +13,7 @@ Timings live in benchmarks/run.py, which is run by hand.
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -417,15 +418,22 @@ def test_fast_yaml_never_differs_on_damaged_files(text: str,
 # -- the schema acceptance check never accepts what jsonschema rejects -------------------
 
 
+@functools.cache
+def jsonschema_validator() -> Any:
+    """jsonschema's validator for the published schema (the judge of every error)."""
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(schema())
+
+
+@functools.cache
 def valid_documents() -> list[Any]:
     return [document.load_document(path).data for path in
             sorted(TESTS.glob("cases/*/desired.yaml"))]
 
 
 def test_schema_check_accepts_the_valid_cases() -> None:
-    from jsonschema import Draft202012Validator
-
-    validator = Draft202012Validator(schema())
+    validator = jsonschema_validator()
     documents = valid_documents()
     for data in documents:
         assert not list(validator.iter_errors(data))
@@ -433,9 +441,7 @@ def test_schema_check_accepts_the_valid_cases() -> None:
 
 
 def test_schema_check_is_sound_on_the_invalid_cases() -> None:
-    from jsonschema import Draft202012Validator
-
-    validator = Draft202012Validator(schema())
+    validator = jsonschema_validator()
     for path in sorted(TESTS.glob("invalid/*/*.yaml")):
         try:
             data = document.load_document(path).data
@@ -479,15 +485,13 @@ def node_paths(data: Any, prefix: tuple[Any, ...] = ()) -> list[list[Any]]:
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_schema_check_never_accepts_what_jsonschema_rejects(data: st.DataObject) -> None:
-    from jsonschema import Draft202012Validator
-
     base = data.draw(st.sampled_from(valid_documents()))
     mutant = base
     for _ in range(data.draw(st.integers(1, 3))):
         path = data.draw(st.sampled_from(node_paths(mutant)[1:]))
         mutant = mutate(mutant, path, data.draw(MUTANTS), data.draw(st.booleans()))
     if accepts(schema(), mutant):
-        assert not list(Draft202012Validator(schema()).iter_errors(mutant))
+        assert not list(jsonschema_validator().iter_errors(mutant))
 
 
 def test_published_schema_needs_no_jsonschema_for_a_valid_file() -> None:
