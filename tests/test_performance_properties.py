@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler import document
+from reconciler import document, yamlfast
 from reconciler.app import plan_file
 from reconciler.compare import changed_fields, deepdiff_fields
 from reconciler.desired import DesiredState
@@ -39,7 +39,8 @@ from reconciler.providers import capabilities_for
 from reconciler.providers.base import Cluster
 from reconciler.render.jsonplan import render_json
 from reconciler.render.text import render_text
-from reconciler.schema import accepts, schema
+from reconciler.schema import schema
+from reconciler.schemacheck import accepts
 
 TESTS = Path(__file__).parent
 OWNED = {"managed-by": "reconciler"}
@@ -338,7 +339,7 @@ def round_trip(text: str, name: str = "f.yaml") -> document.LocatedDocument | No
 
 def assert_same_or_declined(text: str, name: str = "f.yaml") -> bool:
     """The fast path either declines or equals the round-trip path; True when it answered."""
-    fast = document._fast_document(text, name)
+    fast = yamlfast.fast_document(text, name)
     if fast is None:
         return False
     slow = round_trip(text, name)
