@@ -37,9 +37,9 @@ from reconciler.executor import phases
 from reconciler.plan import ActionKind, Plan
 
 SEED = int(os.environ.get("RELIABILITY_SEED", "20260301"))
-RUNS = int(os.environ.get("RELIABILITY_RUNS", "120"))
+RUNS = int(os.environ.get("RELIABILITY_RUNS", "100"))
 # A slow CI machine stops early rather than blowing the suite's time; at least MIN_RUNS.
-TIME_BUDGET_SECONDS = float(os.environ.get("RELIABILITY_BUDGET_SECONDS", "55"))
+TIME_BUDGET_SECONDS = float(os.environ.get("RELIABILITY_BUDGET_SECONDS", "40"))
 MIN_RUNS = 30
 NAMES = ["sys", "sys2", "apps", "batch", "gpu", "web", "legacy"]
 LABEL_KEYS = ["team", "tier", "app"]

@@ -41,7 +41,9 @@ from reconciler.emulator import Emulator
 from reconciler.emulator.testing import EmulatorSession
 
 CORPUS = Path(__file__).resolve().parents[1] / "hostile"
-TIME_BOUND_SECONDS = 10.0
+# Per process, on a loaded 2-core machine. Measured: every committed file well under 1 s;
+# 10,000-level flow nesting ~4.5 s alone (the YAML scanner until Python's recursion limit).
+TIME_BOUND_SECONDS = 15.0
 MEMORY_BOUND_BYTES = 1024 ** 3  # 1 GiB of address space per process
 WORKERS = 2  # the CI machine's cores: more would only stretch each file's time
 STATE = '{"formatVersion": 1, "agentPools": {}}\n'
@@ -225,6 +227,8 @@ def test_every_hostile_file_is_refused_cleanly_in_bounded_time_and_memory(
         "refused cleanly": len(files) - len(failures) - len(KNOWN_ISSUES),
         "known issues": len(KNOWN_ISSUES),
         "slowest s": round(max(r.seconds for r in bounded), 1),
+        "slowest committed s": round(max(r.seconds for r in committed
+                                         if r.file not in KNOWN_ISSUES), 1),
         "peak RSS MiB": max(r.max_rss_kib for r in bounded) // 1024,
         "provider calls": refusals["<provider calls>"].code or 0})
     assert not failures, "\n".join(f"{name}: {found}" for name, found in failures.items())
