@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import parse_outcomes, reconciler_process
+from reliability_support import parse_outcomes, reconciler_process
 
 from reconciler.emulator.testing import EmulatorSession, arm_pool
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner, Result
+from reliability_support import parse_outcomes
 
 from reconciler.app import plan_file
 from reconciler.cli import cli
@@ -289,8 +290,6 @@ def check_apply(path: str, plan: Plan, specs: list[FaultSpec], applied: Result,
                 before: dict[str, Any], after: dict[str, Any], writes: list[Any],
                 counts: Counter[str], violation: Any) -> None:
     """The report, the exit code and the cluster agree with each other and the oracle."""
-    from conftest import parse_outcomes
-
     actions = [(a.kind.value, a.pool) for a in plan.actions]
     outcomes = parse_outcomes(applied.stdout, applied.stderr, actions)
     result: dict[str, str] = {}

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import parse_outcomes, reconciler_process
+from reliability_support import parse_outcomes, reconciler_process
 
 from reconciler.app import plan_file
 from reconciler.cli import cli

@@ -21,7 +21,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from conftest import reconciler_process
+from reliability_support import reconciler_process
 
 POOLS = [f"p{index}" for index in range(30)]
 ROUNDS = int(os.environ.get("RELIABILITY_KILL_ROUNDS", "20"))
