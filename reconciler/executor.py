@@ -147,11 +147,13 @@ def _run_phase(phase: list[tuple[int, Action]], driver: Driver, events: ApplyEve
             stop = interrupted = True
             for _index, action in running.values():
                 events.progress(action, "interrupted; waiting for it to finish")
-        while queue and not stop and len(running) < parallelism:
+        while queue and not stop and not interrupt.is_set() and len(running) < parallelism:
             index, action = queue.pop()
             events.started(action)
             running[pool.submit(_perform, action, driver, events)] = (index, action)
         if not running:
+            if interrupt.is_set() and not interrupted:
+                continue  # record the interrupt at the top of the loop, then stop
             break
         try:
             done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)

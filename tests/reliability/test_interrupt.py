@@ -230,3 +230,14 @@ def test_sigint_while_the_report_prints_keeps_the_report_and_its_exit_code(
     assert result.exit_code == 0, result.output
     assert "Apply complete: 4 applied." in result.stdout
     assert state_pools(quick_file.parent) == set(POOLS)
+
+
+def test_an_interrupt_before_the_first_action_starts_nothing(quick_file: Path) -> None:
+    planned = plan_file(str(quick_file))
+    interrupt = threading.Event()
+    interrupt.set()  # Ctrl-C between the confirmation and the first write
+    report = execute(planned.plan, planned.driver, SignallingEvents("never"),
+                     interrupt=interrupt)
+    assert report.interrupted and report.exit_code == 130
+    assert [r.outcome for r in report.results] == [Outcome.NOT_STARTED] * 4
+    assert not (quick_file.parent / "state.json").exists()
