@@ -43,16 +43,16 @@ class ReconcilerGroup(click.Group):
 
 
 def _report_error(exc: Exception) -> int:
-    from reconciler.diagnostics import InvalidDocument
+    from reconciler.diagnostics import InvalidDocument, printable
     from reconciler.errors import ReconcilerError
 
     if isinstance(exc, InvalidDocument):
         for diagnostic in exc.diagnostics:
             click.echo(diagnostic.format(), err=True)
     elif isinstance(exc, ReconcilerError):
-        click.echo(f"error: {exc}", err=True)
+        click.echo(printable(f"error: {exc}"), err=True)
     else:
-        click.echo(f"error: unexpected {type(exc).__name__}: {exc}", err=True)
+        click.echo(printable(f"error: unexpected {type(exc).__name__}: {exc}"), err=True)
     return 1
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -36,7 +37,7 @@ class Diagnostic:
         """The one-line form users see."""
         where = format_path(self.path)
         prefix = f"{self.location}: {where}" if where else str(self.location)
-        return f"{prefix}: {self.message}"
+        return printable(f"{prefix}: {self.message}")
 
 
 class InvalidDocument(ReconcilerError):
@@ -56,3 +57,12 @@ def format_path(path: Path) -> str:
         else:
             out += f".{part}" if out else str(part)
     return out
+
+
+# C0 and C1 controls and DEL: a file's bytes must never drive the user's terminal.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters written as escapes (``\\x1b``), one line."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)

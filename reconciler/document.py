@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import datetime
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
@@ -9,7 +10,7 @@ from typing import Any
 
 from reconciler.diagnostics import Diagnostic, InvalidDocument, Location, Path
 
-MAX_FILE_BYTES = 4 * 1024 * 1024  # a 100-pool file is ~15 KB; far larger is a mistake or an attack
+MAX_FILE_BYTES = 1024 * 1024  # a 100-pool file is ~15 KB; far larger is a mistake or an attack
 MAX_NODES = 100_000  # bounds alias expansion ("billion laughs")
 MAX_DEPTH = 64
 # The parser names tokens by their YAML indicator; '?' is a key the user never typed.
@@ -54,12 +55,13 @@ def load_document(file: str | FsPath) -> LocatedDocument:
         doc.value_positions.setdefault((), (1, 1))
     if not isinstance(doc.data, dict):
         kind = "empty" if doc.data is None else type(doc.data).__name__
-        raise _fail(name, 1, 1, f"expected a mapping with apiVersion, kind, cluster and "
+        raise fail_at(name, 1, 1, f"expected a mapping with apiVersion, kind, cluster and "
                                 f"nodePools at the top level, got {_kind_word(kind)}")
     return doc
 
 
-def _fail(file: str, line: int, column: int, message: str) -> InvalidDocument:
+def fail_at(file: str, line: int, column: int, message: str) -> InvalidDocument:
+    """One located diagnostic as the error to raise."""
     return InvalidDocument([Diagnostic(Location(file, line, column), (), message)])
 
 
@@ -72,29 +74,37 @@ def _kind_word(kind: str) -> str:
 def _read_bytes(path: FsPath, name: str) -> bytes:
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
-            raise _fail(name, 1, 1, f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB;"
+            raise fail_at(name, 1, 1, f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB;"
                                     " a node pool file should be a few kilobytes")
         return path.read_bytes()
     except IsADirectoryError:
-        raise _fail(name, 1, 1, "is a directory, not a file") from None
+        raise fail_at(name, 1, 1, "is a directory, not a file") from None
     except FileNotFoundError:
-        raise _fail(name, 1, 1, "no such file") from None
+        raise fail_at(name, 1, 1, "no such file") from None
     except OSError as exc:
-        raise _fail(name, 1, 1, f"cannot read file: {exc.strerror}") from None
+        raise fail_at(name, 1, 1, f"cannot read file: {exc.strerror}") from None
+
+
+_WIDE_BOMS = {codecs.BOM_UTF32_LE: "UTF-32", codecs.BOM_UTF32_BE: "UTF-32",
+              codecs.BOM_UTF16_LE: "UTF-16", codecs.BOM_UTF16_BE: "UTF-16"}
 
 
 def _decode(raw: bytes, name: str) -> str:
+    # UTF-32 marks first: the UTF-32-LE mark starts with the UTF-16-LE one.
+    wide = next((enc for bom, enc in _WIDE_BOMS.items() if raw.startswith(bom)), None)
+    if wide:
+        raise fail_at(name, 1, 1, f"file is {wide} text; save it as UTF-8")
     if b"\x00" in raw:
         line, col = _position_of(raw, raw.index(b"\x00"))
-        raise _fail(name, line, col, "file contains a NUL byte; is it a binary file?")
+        raise fail_at(name, line, col, "file contains a NUL byte; is it a binary file?")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line, col = _position_of(raw, exc.start)
-        raise _fail(name, line, col, "file is not valid UTF-8 text") from None
+        raise fail_at(name, line, col, "file is not valid UTF-8 text") from None
     text = text.removeprefix("\ufeff")  # a UTF-8 byte-order mark is harmless; accept it
     if not text.strip():
-        raise _fail(name, 1, 1, "file is empty; expected a NodePoolSet document")
+        raise fail_at(name, 1, 1, "file is empty; expected a NodePoolSet document")
     return text
 
 
@@ -117,13 +127,13 @@ def _parse(text: str, name: str) -> Any:
         mark = exc.problem_mark or exc.context_mark
         message = _yaml_message(exc)
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise _fail(name, line, col, message) from None
+        raise fail_at(name, line, col, message) from None
     except YAMLError as exc:
-        raise _fail(name, 1, 1, f"invalid YAML: {str(exc).splitlines()[0]}") from None
+        raise fail_at(name, 1, 1, f"invalid YAML: {str(exc).splitlines()[0]}") from None
     except RecursionError:
-        raise _fail(name, 1, 1, "document is nested too deeply") from None
+        raise fail_at(name, 1, 1, "document is nested too deeply") from None
     if len(documents) > 1:
-        raise _fail(name, *_second_document_start(yaml, text), "file holds several YAML"
+        raise fail_at(name, *_second_document_start(yaml, text), "file holds several YAML"
                     " documents; put one NodePoolSet per file")
     return documents[0] if documents else None
 
@@ -154,11 +164,11 @@ def _convert(node: Any, path: Path, doc: LocatedDocument, count: list[int], dept
     count[0] += 1
     if count[0] > MAX_NODES:
         loc = doc.location(path)
-        raise _fail(doc.file, loc.line, loc.column, f"document expands to more than {MAX_NODES}"
+        raise fail_at(doc.file, loc.line, loc.column, f"document expands to more than {MAX_NODES}"
                     " values (YAML aliases?); refusing to read it")
     if depth > MAX_DEPTH:
         loc = doc.location(path)
-        raise _fail(doc.file, loc.line, loc.column, f"document is nested more than {MAX_DEPTH}"
+        raise fail_at(doc.file, loc.line, loc.column, f"document is nested more than {MAX_DEPTH}"
                     " levels deep")
     if isinstance(node, dict):
         return _convert_mapping(node, path, doc, count, depth)

@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from reconciler.errors import ReconcilerError
-from reconciler.model import NodePool
+from reconciler.model import NodePool, PoolStatus
 from reconciler.plan import Action, ActionKind, Plan
 from reconciler.providers.base import Driver, ProgressCallback
 
@@ -208,6 +208,8 @@ def update_patch(action: Action) -> NodePool:
         for provider, key in extension_keys:
             extensions.setdefault(provider, {})[key] = (desired.extensions or {})[provider][key]
         values["extensions"] = extensions
+    if any(change.field == "provisioningState" for change in action.changes):
+        values["status"] = PoolStatus(provisioning_state="Succeeded")  # re-send a failed pool
     etag = action.live.etag if action.live else None
     return NodePool(name=desired.name, managed=True, etag=etag, **values)
 

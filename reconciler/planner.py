@@ -13,6 +13,7 @@ from reconciler.plan import Action, ActionKind, FieldChange, Plan, PlanError
 from reconciler.providers.base import Capabilities
 
 OWNER_FIELD = "managedBy"
+STATE_FIELD = "provisioningState"
 
 
 def make_plan(desired: DesiredState, live: Sequence[NodePool], caps: Capabilities) -> Plan:
@@ -28,7 +29,7 @@ def make_plan(desired: DesiredState, live: Sequence[NodePool], caps: Capabilitie
             creates.append(Action(ActionKind.CREATE, str(pool.name), create_changes(pool, caps),
                                   "listed, not in the cluster", desired=pool))
             continue
-        changes = diff_pool(pool, current, caps)
+        changes = diff_pool(pool, current, caps) + _failed_state(current)
         errors.extend(immutable_errors(str(pool.name), changes, caps))
         reason = "changed" if current.managed else "adopted and changed" if changes else "adopted"
         if not current.managed:
@@ -50,6 +51,12 @@ def make_plan(desired: DesiredState, live: Sequence[NodePool], caps: Capabilitie
         errors=tuple(errors),
         live_fingerprint=live_fingerprint(live),
     )
+
+
+def _failed_state(live: NodePool) -> tuple[FieldChange, ...]:
+    """A pool whose last operation failed is not converged: applying re-sends it as it is."""
+    state = live.status.provisioning_state if live.status else None
+    return (FieldChange(STATE_FIELD, state, "Succeeded"),) if state == "Failed" else ()
 
 
 def _unlisted(live: Sequence[NodePool], listed: set[str | None],

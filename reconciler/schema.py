@@ -90,7 +90,7 @@ def _message(error: Any, path: Path) -> str:
         wanted = " or ".join(_type_word(t) for t in _as_list(expected))
         hint = " (quote it to make it a string)" if "string" in wanted and \
             isinstance(value, int | float | bool) else ""
-        got = shown if isinstance(value, dict | list) else \
+        got = shown if isinstance(value, dict | list) or value is None else \
             f"{_JSON_TYPES.get(type(value), 'value')} {shown}"
         return f"expected {wanted}, got {got}{hint}"
     if kind == "const":

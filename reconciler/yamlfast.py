@@ -19,8 +19,8 @@ from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
-from reconciler.diagnostics import Path
-from reconciler.document import MAX_DEPTH, MAX_NODES, LocatedDocument, plain_scalar
+from reconciler.diagnostics import InvalidDocument, Path
+from reconciler.document import MAX_DEPTH, MAX_NODES, LocatedDocument, fail_at, plain_scalar
 
 _PLAIN_STR = "tag:yaml.org,2002:str"
 _NULL = "tag:yaml.org,2002:null"
@@ -44,6 +44,8 @@ def fast_document(text: str, name: str) -> LocatedDocument | None:
         return None
     try:
         return _FastComposer(name).compose(_events(text))
+    except InvalidDocument:
+        raise  # a limit was crossed: say so now, without parsing the rest a second time
     except Exception:  # noqa: BLE001 - any parser error is worded by the round-trip path
         return None
 
@@ -141,8 +143,13 @@ class _FastComposer:
     def _check_node(self, event: Any, depth: int) -> None:
         """The round-trip path's limits, and no anchors or explicit tags."""
         self.count += 1
-        if self.count > MAX_NODES or depth > MAX_DEPTH or event.anchor is not None \
-                or getattr(event, "tag", None) is not None:
+        if self.count > MAX_NODES:
+            raise fail_at(self.doc.file, *_mark(event), f"document has more than {MAX_NODES}"
+                          " values; a node pool file has a few thousand at most")
+        if depth > MAX_DEPTH:
+            raise fail_at(self.doc.file, *_mark(event), f"document is nested more than"
+                          f" {MAX_DEPTH} levels deep")
+        if event.anchor is not None or getattr(event, "tag", None) is not None:
             raise _GiveUp
 
     def _key(self, event: Any, seen: set[str]) -> str:

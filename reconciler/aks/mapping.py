@@ -110,11 +110,18 @@ def arm_for_update(listed: dict[str, Any], patch: NodePool, *,
         _apply_labels(props, patch.labels)
     if patch.managed:
         props.setdefault("tags", {})[OWNER_TAG_KEY] = OWNER_TAG_VALUE
-    if props == live:
+    if props == live and not _reconciles_failed(listed, patch):
         return None
     zones = patch.zones if patch.zones is not None else props.get("availabilityZones") or ()
     _set_driver_labels(props, listed.get("name") or patch.name, normalize_zones(zones, location))
     return {"properties": props}
+
+
+def _reconciles_failed(listed: dict[str, Any], patch: NodePool) -> bool:
+    """A PUT of the pool as it is: AKS's own remedy for a pool whose last operation failed."""
+    wanted = patch.status.provisioning_state if patch.status else None
+    return wanted == "Succeeded" and \
+        (listed.get("properties") or {}).get("provisioningState") == "Failed"
 
 
 def _apply_patch(props: dict[str, Any], pool: NodePool) -> None:

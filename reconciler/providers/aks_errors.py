@@ -104,6 +104,9 @@ def _from_status(err: HttpResponseError, where: str, pool: str, auth: str) -> Pr
     if status == 429:
         return ThrottledError(f"cannot {where}: AKS is throttling requests (HTTP 429), "
                               f"retries exhausted: {detail}")
+    if status >= 500:  # the SDK's retry policy has already retried these
+        return ProviderError(f"cannot {where}: AKS answered HTTP {status} and retries were"
+                             f" exhausted: {detail}")
     return ProviderError(f"cannot {where}: HTTP {status}: {detail}")
 
 

@@ -78,6 +78,13 @@ class StateFile:
             with suppress(FileNotFoundError):
                 os.unlink(temp)
             raise
+        self._remove_stale_temp_files()
+
+    def _remove_stale_temp_files(self) -> None:
+        """Temp files of a writer that was killed; writes hold the lock, so none is live."""
+        for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+            with suppress(FileNotFoundError):
+                stale.unlink()
 
     @contextmanager
     def locked(self) -> Iterator[None]:

@@ -196,4 +196,12 @@ def test_failed_operation_stops_reports_and_rerun_converges(cluster: EmulatorSes
     assert "not started: create batch" in result.stdout
     assert "VM has reported a failure when processing extension" in result.output
     assert cluster.store.get("nodepool1") is not None
+    # The failed pool exists but is not converged: plan says so, and apply re-sends it.
+    replan = cli_run("plan", path, "--detailed-exitcode", "--format", "json")
+    assert replan.exit_code == 2
+    actions = {a["pool"]: a for a in json.loads(replan.stdout)["actions"]}
+    assert actions["system"]["changes"] == [
+        {"field": "provisioningState", "before": "Failed", "after": "Succeeded"}]
+    assert actions["batch"]["action"] == "create"
     converge(cluster, path)
+    assert cluster.store.get("system")["properties"]["provisioningState"] == "Succeeded"

@@ -12,7 +12,7 @@ stay untouched. For every file:
 - bounded time: the process is killed after TIME_BOUND_SECONDS (it fails the test);
 - bounded memory: the process runs under RLIMIT_AS = MEMORY_BOUND_BYTES, and its peak
   resident size is measured;
-- no control character from the file reaches the terminal (see KNOWN_ISSUES);
+- no control character from the file reaches the terminal;
 - zero provider calls: the emulator logged no request, and the local state file is
   byte-identical with no lock file created. A valid control file run the same way
   afterwards does reach the emulator, so the harness can see a call when one happens.
@@ -37,6 +37,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.document import MAX_FILE_BYTES
 from reconciler.emulator import Emulator
 from reconciler.emulator.testing import EmulatorSession
 
@@ -49,22 +50,6 @@ WORKERS = 2  # the CI machine's cores: more would only stretch each file's time
 STATE = '{"formatVersion": 1, "agentPools": {}}\n'
 # Bytes no message should carry to a terminal: C0 controls but newline, DEL, C1 controls.
 CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
-# Documented engine issues (reported, not fixed here): file -> (issue, check it breaks).
-# Every other check still runs on these files; test_known_issues_still_reproduce turns
-# red once an issue is fixed, so that its entry gets removed.
-CONTROL_CHECK, ALL_CHECKS = "control characters", "all checks"
-KNOWN_ISSUES = {
-    "control-character-osc-title-in-name.yaml": (
-        "diagnostics echo the file's control characters (here an OSC escape that sets the "
-        "terminal title) instead of escaping them", CONTROL_CHECK),
-    "control-character-bell-escape-in-label.yaml": (
-        "diagnostics echo the file's control characters (BEL)", CONTROL_CHECK),
-    "generated-just-under-the-size-limit.yaml": (
-        "a file just under the 4 MiB limit is parsed in full by the round-trip YAML parser "
-        "before MAX_NODES rejects it: about 35 s and 600 MB", ALL_CHECKS),
-}
-
-
 @dataclass(frozen=True)
 class Refusal:
     """How one ``reconciler plan FILE`` process ended."""
@@ -94,7 +79,7 @@ def generate_huge_files(folder: Path) -> list[str]:
             for i in range(100)),
     }
     lines, size = [], len(header) + 12
-    while size < 4 * 1024 * 1024 - 64:
+    while size < MAX_FILE_BYTES - 64:
         lines.append(f"  - {{name: p{len(lines)}, mode: user}}\n")
         size += len(lines[-1])
     files["generated-just-under-the-size-limit.yaml"] = header + "nodePools:\n" + "".join(lines)
@@ -178,7 +163,7 @@ def refusals(_aks_emulator_server: Emulator,
     session.reset()
 
 
-def problems_of(refusal: Refusal, *, skip_control_check: bool) -> list[str]:
+def problems_of(refusal: Refusal) -> list[str]:
     """What is wrong with how one file was refused (empty: refused cleanly)."""
     if refusal.code is None:
         return [f"still running after {TIME_BOUND_SECONDS:g} s; killed"]
@@ -199,7 +184,7 @@ def problems_of(refusal: Refusal, *, skip_control_check: bool) -> list[str]:
             found.append(f"location outside the file: {line[:120]!r}")
     if "Traceback" in refusal.stderr:
         found.append("traceback")
-    if not skip_control_check and CONTROL.search(refusal.stderr):
+    if CONTROL.search(refusal.stderr):
         found.append(f"control character in the output: {refusal.stderr[:200]!r}")
     return found
 
@@ -214,22 +199,13 @@ def test_every_hostile_file_is_refused_cleanly_in_bounded_time_and_memory(
     files = hostile_files(refusals)
     committed = [r for r in files if not r.file.startswith("generated-")]
     assert len(committed) >= 60
-    failures = {}
-    for refusal in files:
-        skipped = KNOWN_ISSUES.get(refusal.file, ("", ""))[1]
-        if skipped != ALL_CHECKS:
-            found = problems_of(refusal, skip_control_check=skipped == CONTROL_CHECK)
-            if found:
-                failures[refusal.file] = found
-    bounded = [r for r in files if r.file not in KNOWN_ISSUES]
+    failures = {r.file: found for r in files if (found := problems_of(r))}
     figures["hostile inputs"] = Counter({
         "files": len(files), "committed": len(committed),
-        "refused cleanly": len(files) - len(failures) - len(KNOWN_ISSUES),
-        "known issues": len(KNOWN_ISSUES),
-        "slowest s": round(max(r.seconds for r in bounded), 1),
-        "slowest committed s": round(max(r.seconds for r in committed
-                                         if r.file not in KNOWN_ISSUES), 1),
-        "peak RSS MiB": max(r.max_rss_kib for r in bounded) // 1024,
+        "refused cleanly": len(files) - len(failures),
+        "slowest s": round(max(r.seconds for r in files), 1),
+        "slowest committed s": round(max(r.seconds for r in committed), 1),
+        "peak RSS MiB": max(r.max_rss_kib for r in files) // 1024,
         "provider calls": refusals["<provider calls>"].code or 0})
     assert not failures, "\n".join(f"{name}: {found}" for name, found in failures.items())
 
@@ -253,9 +229,3 @@ def test_environment_variables_expand_only_in_cluster_settings(
     assert "environment variable 'HOSTILE_UNSET_VARIABLE' is not set" in unset
     assert not Path("/tmp/hostile-pwned").exists()  # $(...) is text, never a command
 
-
-@pytest.mark.xfail(strict=True, reason="known engine issues, see KNOWN_ISSUES")
-@pytest.mark.parametrize("name", sorted(KNOWN_ISSUES))
-def test_known_issues_still_reproduce(refusals: dict[str, Refusal], name: str) -> None:
-    """Fails (xfail) while the issue stands; passes, and so turns red, once it is fixed."""
-    assert problems_of(refusals[name], skip_control_check=False) == []
