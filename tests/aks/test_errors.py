@@ -113,7 +113,8 @@ def test_dropped_connections_are_retried(aks: EmulatorSession, driver: AksDriver
 def test_outage_past_the_retries_is_a_provider_error(aks: EmulatorSession) -> None:
     aks.faults.add(method="GET", path=LIST_PATH, times=100, status=503,
                    code="ServiceUnavailable", message="The service is unavailable.")
-    with pytest.raises(ProviderError, match="HTTP 503 and retries were exhausted: The service is unavailable"):
+    with pytest.raises(ProviderError,
+                       match="HTTP 503 and retries were exhausted: The service is unavailable"):
         AksDriver(aks.cluster_spec(retryTotal=1)).list()
 
 
