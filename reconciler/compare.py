@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.model import DRIVER_LABELS, OWNER_TAG_KEY, Autoscaling, NodePool
+from reconciler.model import DRIVER_LABELS, OWNER_TAG_KEY, Autoscaling, NodePool, whole_numbers
 from reconciler.plan import FieldChange
 from reconciler.providers.base import Capabilities
 from reconciler.zones import normalize_zones, to_provider_zone
@@ -39,7 +39,7 @@ def desired_view(pool: NodePool, caps: Capabilities) -> dict[str, Any]:
         view["extensions"] = {provider: {key: _extension_value(key, value)
                                          for key, value in fields.items()}
                               for provider, fields in pool.extensions.items()}
-    return view
+    return whole_numbers(view)
 
 
 def live_view(pool: NodePool, shape: dict[str, Any], caps: Capabilities) -> dict[str, Any]:
@@ -59,7 +59,7 @@ def live_view(pool: NodePool, shape: dict[str, Any], caps: Capabilities) -> dict
                                             shape["autoscaling"]["enabled"])
     if "extensions" in shape:
         view["extensions"] = _live_extensions(pool, shape["extensions"])
-    return view
+    return whole_numbers(view)
 
 
 def diff_pool(desired: NodePool, live: NodePool, caps: Capabilities) -> tuple[FieldChange, ...]:
@@ -206,8 +206,9 @@ def _live_extensions(pool: NodePool, shape: dict[str, Any]) -> dict[str, Any]:
         view[provider] = {}
         for key, wanted in fields.items():
             value = _extension_value(key, live_fields.get(key))
-            if isinstance(wanted, dict) and isinstance(value, dict) and key != "tags":
-                value = {k: value.get(k) for k in wanted}  # compare only the keys the file sets
+            if isinstance(wanted, dict) and isinstance(value, dict | None) and key != "tags":
+                # Objects such as upgradeSettings: only the keys the file sets are compared.
+                value = {k: (value or {}).get(k) for k in wanted}
             elif key == "orchestratorVersion" and _version_prefix(wanted, value):
                 value = wanted  # "1.30" asks for the 1.30 line; a live 1.30.4 satisfies it
             view[provider][key] = value

@@ -99,7 +99,7 @@ def pool_to_dict(pool: NodePool, *, include_status: bool = True) -> dict[str, An
 def pool_from_dict(raw: dict[str, Any]) -> NodePool:
     """Build a NodePool from a camelCase mapping (a validated desired-state entry)."""
     kwargs: dict[str, Any] = {}
-    for key, value in raw.items():
+    for key, value in whole_numbers(raw).items():
         attr = ATTRIBUTES.get(key)
         if attr is None or attr == "status":
             continue
@@ -124,4 +124,15 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
+    return value
+
+
+def whole_numbers(value: Any) -> Any:
+    """128.0 and 128 are the same size: whole floats become integers, deeply."""
+    if type(value) is float and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: whole_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [whole_numbers(item) for item in value]
     return value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -20,10 +21,11 @@ WINDOWS_NAME_MAX = 6
 
 def semantic_diagnostics(doc: LocatedDocument, caps: Capabilities) -> list[Diagnostic]:
     """Problems in a document that has the schema's shape (types are re-checked defensively)."""
+    found = list(_non_finite(doc, doc.data, ()))
     pools = doc.data.get("nodePools")
     if not isinstance(pools, list):
-        return []
-    found = list(_pool_count(doc, pools, caps))
+        return found
+    found += _pool_count(doc, pools, caps)
     first_seen: dict[str, int] = {}
     for index, pool in enumerate(pools):
         if not isinstance(pool, dict):
@@ -31,6 +33,18 @@ def semantic_diagnostics(doc: LocatedDocument, caps: Capabilities) -> list[Diagn
         path: Path = ("nodePools", index)
         found.extend(_check_pool(doc, path, pool, caps, first_seen))
     return found
+
+
+def _non_finite(doc: LocatedDocument, value: Any, path: Path) -> Iterator[Diagnostic]:
+    """.nan and .inf pass numeric bounds (NaN compares false) and break JSON plans."""
+    if isinstance(value, float) and not math.isfinite(value):
+        yield Diagnostic(doc.location(path), path, f"{value} is not a finite number")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _non_finite(doc, item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _non_finite(doc, item, (*path, index))
 
 
 def _pool_count(doc: LocatedDocument, pools: list[Any], caps: Capabilities) -> Iterator[Diagnostic]:

@@ -109,7 +109,7 @@ def arm_for_update(listed: dict[str, Any], patch: NodePool, *,
     if patch.labels is not None:
         _apply_labels(props, patch.labels)
     if patch.managed:
-        props.setdefault("tags", {})[OWNER_TAG_KEY] = OWNER_TAG_VALUE
+        props["tags"] = {**(props.get("tags") or {}), OWNER_TAG_KEY: OWNER_TAG_VALUE}
     if props == live and not _reconciles_failed(listed, patch):
         return None
     zones = patch.zones if patch.zones is not None else props.get("availabilityZones") or ()
@@ -193,6 +193,9 @@ def _apply_extensions(props: dict[str, Any], aks: dict[str, Any]) -> None:
             owner = (props.get("tags") or {}).get(OWNER_TAG_KEY)
             value = {k: v for k, v in value.items() if k != OWNER_TAG_KEY}
             value.update({OWNER_TAG_KEY: owner} if owner is not None else {})
+        elif isinstance(value, dict):
+            # Other objects (upgradeSettings): the file's keys only; the rest keep their value.
+            value = {**(props.get(key) or {}), **value}
         _put(props, key, value)
 
 
