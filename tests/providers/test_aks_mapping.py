@@ -195,3 +195,20 @@ def test_capabilities_name_the_immutable_fields_and_name_rule() -> None:
     assert "mode" not in caps.immutable_fields and "labels" not in caps.immutable_fields
     assert caps.location == "japaneast" and caps.max_pools == 100
     assert caps.reserved_label_prefixes == ("kompox.dev/", "kubernetes.azure.com/")
+
+
+def test_update_of_one_upgrade_setting_keeps_the_others() -> None:
+    listed = example("AgentPoolsGet.json")
+    listed["properties"]["upgradeSettings"] = {"maxSurge": "10%", "drainTimeoutInMinutes": 45}
+    body = arm_for_update(listed, NodePool(name="agentpool1", extensions={
+        "aks": {"upgradeSettings": {"maxSurge": "33%"}}}))
+    assert body is not None
+    assert body["properties"]["upgradeSettings"] == {"maxSurge": "33%",
+                                                     "drainTimeoutInMinutes": 45}
+
+
+def test_adoption_of_a_pool_whose_tags_are_null() -> None:
+    listed = example("AgentPoolsGet.json")
+    listed["properties"]["tags"] = None
+    body = arm_for_update(listed, NodePool(name="agentpool1", managed=True))
+    assert body is not None and body["properties"]["tags"] == {"managed-by": "reconciler"}
