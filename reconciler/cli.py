@@ -192,7 +192,7 @@ def _apply(planned: Any, yes: bool, parallelism: int) -> int:
 
 
 @cli.command()
-@click.argument("plan_path", metavar="PLAN", type=click.Path(exists=True, dir_okay=False))
+@click.argument("plan_path", metavar="PLAN", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
               show_default=True,
               help="text for people, json for scripts, markdown for a pull-request comment.")

@@ -220,3 +220,34 @@ def test_confirmation_prompt_on_a_terminal(workdir: Path) -> None:
     assert "nothing was changed" in output and not (workdir / "state.json").exists()
     code, output = _apply_on_a_terminal(workdir, "y\n")
     assert code == 0 and "Apply complete: 2 applied." in output
+
+
+def test_saved_plan_refused_for_another_target_through_env(
+        workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (workdir / "pools.yaml").write_text(FILE.format(max=3).replace("stateFile: state.json",
+                                                                   "stateFile: '${STATE}'"))
+    monkeypatch.setenv("STATE", "staging.json")
+    assert run("plan", "pools.yaml", "--out", "plan.json").exit_code == 0
+    monkeypatch.setenv("STATE", "prod.json")
+    refused = run("apply", "plan.json", "--yes")
+    assert refused.exit_code == 1 and "made for another cluster target" in refused.stderr
+    assert not (workdir / "prod.json").exists()
+
+
+def test_saved_plan_applies_from_another_folder(workdir: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    (workdir / "plans").mkdir()
+    assert run("plan", "pools.yaml", "--out", "plans/p.json").exit_code == 0
+    monkeypatch.chdir(workdir / "plans")
+    result = run("apply", "p.json", "--yes")
+    assert result.exit_code == 0, result.output
+    assert (workdir / "state.json").exists()
+
+
+def test_missing_plan_and_unwritable_out_are_one_line_errors(workdir: Path) -> None:
+    missing = run("show", "nofile.json")
+    assert missing.exit_code == 1 and missing.stderr == "error: nofile.json: no such file\n"
+    unwritable = run("plan", "pools.yaml", "--out", "nodir/p.json")
+    assert unwritable.exit_code == 1
+    assert unwritable.stderr.strip() == ("error: cannot write the plan to nodir/p.json:"
+                                         " No such file or directory")
