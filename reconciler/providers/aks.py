@@ -124,10 +124,11 @@ class AksDriver(Driver):
     def _put(self, name: str, body: dict, *, etag: str | None,
              progress: ProgressCallback | None, state: str) -> dict:
         """PUT and poll to the end; returns the raw pool AKS reports afterwards."""
-        if etag:
-            match = {"etag": etag, "match_condition": MatchConditions.IfNotModified}
-        else:
+        match: dict[str, Any] = {}  # an update of a pool that reports no eTag: no condition
+        if state == "Creating":
             match = {"match_condition": MatchConditions.IfMissing}
+        elif etag:
+            match = {"etag": etag, "match_condition": MatchConditions.IfNotModified}
 
         def begin() -> LROPoller:
             return self.client.agent_pools.begin_create_or_update(

@@ -48,9 +48,18 @@ def aks_error(err: HttpResponseError) -> tuple[str, str]:
     return str(code), str(message)
 
 
+# 409 codes that mean "busy, try again later"; any other 409 (ScopeLocked: a resource lock,
+# and the like) is permanent and reported at once.
+_BUSY_CODES = frozenset({"OperationNotAllowed", "AnotherOperationInProgress", "Conflict",
+                         "EtagConflict", "OperationPreempted"})
+
+
 def is_conflict(err: Exception) -> bool:
-    """A 409: another operation on the pool or cluster is still running."""
-    return isinstance(err, HttpResponseError) and err.status_code == 409
+    """A 409 saying another operation on the pool or cluster is still running."""
+    if not isinstance(err, HttpResponseError) or err.status_code != 409:
+        return False
+    code, message = aks_error(err)
+    return code in _BUSY_CODES or "in progress" in message.lower() or not code
 
 
 def lro_failed(err: HttpResponseError) -> bool:
@@ -98,6 +107,8 @@ def _from_status(err: HttpResponseError, where: str, pool: str, auth: str) -> Pr
         return StaleError(f"pool '{pool}' changed since the plan; run plan again")
     if status == 400 and code not in PROTOCOL_CODES:
         return ProviderValidationError(f"AKS rejected the request to {where}: {detail}")
+    if status == 409 and not is_conflict(err):
+        return ProviderError(f"cannot {where}: {detail}")  # e.g. ScopeLocked: not retried
     if status == 409:
         return ConflictError(f"cannot {where}: another operation is still in progress "
                              f"after waiting: {detail}")
@@ -117,15 +128,26 @@ def scrub_credentials(err: BaseException) -> None:
     so without this the bearer token would live on inside every raised error.
     """
     seen: set[int] = set()
-    current: BaseException | None = err
+    current: Any = err
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        request = getattr(getattr(current, "response", None), "request", None)
-        headers = getattr(request, "headers", None)
-        if headers is not None:
-            for key in [k for k in headers if k.lower() == "authorization"]:
-                del headers[key]
-        current = current.__cause__ or current.__context__
+        response = getattr(current, "response", None)
+        # azure-core's request, the transport's own (requests.PreparedRequest) behind it,
+        # and the request of a connection error the SDK wrapped.
+        for request in (getattr(response, "request", None),
+                        getattr(getattr(response, "internal_response", None), "request", None),
+                        getattr(getattr(current, "exc_value", None), "request", None),
+                        getattr(getattr(current, "inner_exception", None), "request", None)):
+            _drop_authorization(getattr(request, "headers", None))
+        current = (current.__cause__ or current.__context__
+                   or getattr(current, "inner_exception", None))
+
+
+def _drop_authorization(headers: Any) -> None:
+    if headers is None:
+        return
+    for key in [k for k in headers if str(k).lower() == "authorization"]:
+        del headers[key]
 
 
 def retry_conflicts(call: Callable[[], T], *, timeout: float, backoff: float,

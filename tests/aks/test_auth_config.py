@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import traceback
 
 import pytest
 
 from reconciler.emulator.testing import EmulatorSession
-from reconciler.errors import AuthError, ConfigError, ProviderError
+from reconciler.errors import AuthError, ConfigError, ProviderError, ReconcilerError
 from reconciler.model import NodePool
 from reconciler.providers import driver_for
 from reconciler.providers.aks import AksDriver
@@ -101,3 +102,44 @@ def test_unavailable_cli_credential_names_the_method(aks: EmulatorSession,
     with pytest.raises(AuthError, match="auth 'cli'"):
         AksDriver(aks.cluster_spec(auth="cli")).list()
     assert aks.request_log.entries == []
+
+
+def reachable_text(root: object, limit: int = 20_000) -> str:
+    """Every string reachable from ``root`` through attributes, mappings and sequences."""
+    seen: set[int] = set()
+    found: list[str] = []
+    stack = [root]
+    while stack and len(seen) < limit:
+        item = stack.pop()
+        if id(item) in seen or item is None or isinstance(item, int | float | bool):
+            continue
+        seen.add(id(item))
+        if isinstance(item, str | bytes):
+            found.append(item if isinstance(item, str) else item.decode("latin-1"))
+            continue
+        if isinstance(item, dict):
+            stack.extend([*item.keys(), *item.values()])
+        elif isinstance(item, list | tuple | set):
+            stack.extend(item)
+        elif hasattr(item, "items") and callable(item.items):  # header mappings
+            with contextlib.suppress(Exception):  # some containers refuse iteration
+                stack.extend(str(pair) for pair in item.items())
+        if isinstance(item, BaseException):
+            stack.extend([item.__cause__, item.__context__, *item.args])
+        stack.extend(getattr(item, "__dict__", {}).values())
+    return "\n".join(found)
+
+
+@pytest.mark.parametrize("fault", [{"status": 401, "code": "InvalidAuthenticationToken"},
+                                   {"status": 500}, {"action": "drop"}])
+def test_no_token_anywhere_inside_a_raised_error(aks: EmulatorSession,
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 fault: dict[str, object]) -> None:
+    aks.config.token = SECRET
+    monkeypatch.setenv("AZURE_ACCESS_TOKEN", SECRET)
+    aks.faults.add(method="GET", times=100, **fault)
+    with pytest.raises(ReconcilerError) as caught:
+        AksDriver(aks.cluster_spec(retryTotal=0)).list()
+    text = reachable_text(caught.value)
+    assert "Bearer" in text or "agentPools" in text  # the walk does reach the SDK's objects
+    assert SECRET not in text

@@ -137,3 +137,24 @@ def test_failed_delete_leaves_the_pool(aks: EmulatorSession, driver: AksDriver) 
         driver.delete("legacy")
     [pool] = driver.list(name="legacy")
     assert pool.status is not None and pool.status.provisioning_state == "Failed"
+
+
+def test_a_resource_lock_409_is_reported_at_once(aks: EmulatorSession) -> None:
+    aks.faults.add(method="PUT", path=POOL_PATH, times=100, status=409, code="ScopeLocked",
+                   message="The scope cannot perform write operation because it is locked.")
+    with pytest.raises(ProviderError, match="ScopeLocked") as caught:
+        AksDriver(aks.cluster_spec()).update(NodePool(name="batch", labels={"team": "b"}))
+    assert not isinstance(caught.value, ConflictError)
+    assert len(aks.request_log.writes) == 1  # no waiting out a lock that will not clear
+
+
+def test_update_of_a_pool_without_etag_sends_no_precondition(aks: EmulatorSession) -> None:
+    # The spec marks eTag optional: a server that sends none (simulated by removing it
+    # from the emulator's copy) must still be updatable, without If-None-Match.
+    del aks.store._pools["batch"]["properties"]["eTag"]
+    driver = AksDriver(aks.cluster_spec())
+    assert {p.name: p.etag for p in driver.list()}["batch"] is None
+    driver.update(NodePool(name="batch", labels={"team": "b"}))
+    [put] = aks.request_log.writes
+    assert put.status in (200, 201) and put.header("If-None-Match") is None
+    assert aks.store.get("batch")["properties"]["nodeLabels"]["team"] == "b"
