@@ -11,6 +11,8 @@ from reconciler.plan import Action, FieldChange, PlanError
 from reconciler.providers.base import Capabilities
 
 VERSION_FIELD = "extensions.aks.orchestratorVersion"
+OS_SKU_FIELD = "extensions.aks.osSKU"
+SWAPPABLE_OS_SKUS = frozenset({"Ubuntu", "AzureLinux"})
 
 
 def immutable_errors(pool: str, changes: Sequence[FieldChange],
@@ -23,6 +25,12 @@ def immutable_errors(pool: str, changes: Sequence[FieldChange],
                                     f"{change.field} cannot change on an existing pool; add a new"
                                     f" pool with the new {change.field} and remove '{pool}'; the"
                                     " plan creates before it deletes"))
+        elif change.field == OS_SKU_FIELD and change.before is not None \
+                and not {change.before, change.after} <= SWAPPABLE_OS_SKUS:
+            errors.append(PlanError(pool, change.field, change.before, change.after,
+                                    "osSKU can only change between Ubuntu and AzureLinux; add a"
+                                    f" new pool with the new osSKU and remove '{pool}'; the plan"
+                                    " creates before it deletes"))
         elif change.field == VERSION_FIELD and _is_downgrade(change.before, change.after):
             errors.append(PlanError(pool, change.field, change.before, change.after,
                                     "Kubernetes versions can only be upgraded, never downgraded;"
@@ -31,8 +39,10 @@ def immutable_errors(pool: str, changes: Sequence[FieldChange],
 
 
 def guard_errors(desired: DesiredState, live: Sequence[NodePool], creates: Sequence[Action],
-                 updates: Sequence[Action], deletes: Sequence[Action]) -> list[PlanError]:
-    """Deletes of protected pools, and any plan that would leave no system pool."""
+                 updates: Sequence[Action], deletes: Sequence[Action],
+                 caps: Capabilities) -> list[PlanError]:
+    """Deletes of protected pools, plans that would leave no system pool, system pools
+    without nodes, and clusters past the provider's pool limit."""
     protected = set(desired.protect)
     errors = [
         PlanError(action.pool, None, None, None,
@@ -41,7 +51,35 @@ def guard_errors(desired: DesiredState, live: Sequence[NodePool], creates: Seque
         for action in deletes if action.pool in protected
     ]
     errors += _spot_system_errors(updates)
+    errors += _system_node_errors(updates)
+    total = len(live) + len(creates) - len(deletes)
+    if total > caps.max_pools:
+        errors.append(PlanError(None, None, None, None,
+                                f"the cluster would have {total} node pools (live and new);"
+                                f" the provider allows at most {caps.max_pools}"))
     return errors + _system_pool_errors(desired, live, creates, updates, deletes)
+
+
+def _system_node_errors(updates: Sequence[Action]) -> list[PlanError]:
+    """A pool that is (or becomes) a system pool needs at least one node, live or planned."""
+    errors = []
+    for action in updates:
+        desired, live = action.desired, action.live
+        if desired is None or live is None:
+            continue
+        if str(desired.mode or live.mode or "").lower() != "system":
+            continue
+        scaling = desired.autoscaling or live.autoscaling
+        if scaling is None:
+            continue
+        field, count = ("autoscaling.min", scaling.min) if scaling.enabled else \
+            ("autoscaling.desired", scaling.desired)
+        if count is not None and count < 1:
+            errors.append(PlanError(action.pool, field, None, None,
+                                    f"'{action.pool}' would be a system pool with {field} {count};"
+                                    f" system pools need at least 1 node: set {field} to 1 or"
+                                    " more"))
+    return errors
 
 
 def _spot_system_errors(updates: Sequence[Action]) -> list[PlanError]:

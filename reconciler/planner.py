@@ -41,7 +41,7 @@ def make_plan(desired: DesiredState, live: Sequence[NodePool], caps: Capabilitie
             noop += 1
     listed = {pool.name for pool in desired.pools}
     deletes, unmanaged, kept = _unlisted(live, listed, desired.prune)
-    errors.extend(guard_errors(desired, live, creates, updates, deletes))
+    errors.extend(guard_errors(desired, live, creates, updates, deletes, caps))
     return Plan(
         cluster=desired.cluster.name,
         provider=desired.cluster.provider,
