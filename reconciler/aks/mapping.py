@@ -43,7 +43,9 @@ def pool_from_arm(raw: dict[str, Any], location: str | None) -> NodePool:
     """A listed ARM agent pool in the model's terms (zones in ``<location>-<n>`` form)."""
     props = raw.get("properties") or {}
     tags = dict(props.get("tags") or {})
-    owner = tags.pop(OWNER_TAG_KEY, None)
+    owner = tags.get(OWNER_TAG_KEY)
+    if owner == OWNER_TAG_VALUE:
+        del tags[OWNER_TAG_KEY]  # ours: the model says managed; another owner stays visible
     priority = props.get("scaleSetPriority")
     return NodePool(
         name=raw.get("name"),
