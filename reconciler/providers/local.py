@@ -34,13 +34,14 @@ from reconciler.providers.base import Capabilities, Cluster, Driver, ProgressCal
 T = TypeVar("T")
 STATE_FORMAT = 1
 PROGRESS_TICK_SECONDS = 0.5
+NEW_FILE_MODE = 0o644
 
 
 class StateFile:
     """The simulated cluster on disk: atomic replaces, one writer at a time."""
 
     def __init__(self, path: Path, lock_timeout: float = 60.0) -> None:
-        self.path = path
+        self.path = path.resolve()  # a symlinked state file: lock and replace the real one
         self.lock_path = path.with_name(path.name + ".lock")
         self.lock_timeout = lock_timeout
 
@@ -69,6 +70,7 @@ class StateFile:
         fd, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp",
                                     dir=self.path.parent)
         try:
+            os.fchmod(fd, self._mode())  # mkstemp makes 0600; keep what the team had
             with os.fdopen(fd, "w", encoding="utf-8") as out:
                 out.write(payload)
                 out.flush()
@@ -79,6 +81,12 @@ class StateFile:
                 os.unlink(temp)
             raise
         self._remove_stale_temp_files()
+
+    def _mode(self) -> int:
+        try:
+            return self.path.stat().st_mode & 0o777
+        except FileNotFoundError:
+            return NEW_FILE_MODE
 
     def _remove_stale_temp_files(self) -> None:
         """Temp files of a writer that was killed; writes hold the lock, so none is live."""

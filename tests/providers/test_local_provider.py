@@ -226,3 +226,19 @@ def test_k3s_says_it_has_no_node_pools(call) -> None:
                        match="provider 'k3s' does not support node pool management"):
         call(k3s)
     assert k3s.capabilities.immutable_fields == frozenset()
+
+
+def test_writes_keep_the_state_file_mode_and_follow_a_symlink(tmp_path: Path) -> None:
+    real = tmp_path / "shared" / "cluster.json"
+    real.parent.mkdir()
+    link = tmp_path / "state.json"
+    link.symlink_to(real)
+    driver = LocalDriver(Cluster("demo", "local", {"stateFile": str(link)}, tmp_path))
+    driver.create(NodePool(name="system", mode="system",
+                           autoscaling=Autoscaling(enabled=False, desired=1)))
+    assert link.is_symlink() and real.is_file()
+    assert real.stat().st_mode & 0o777 == 0o644
+    real.chmod(0o664)
+    driver.create(NodePool(name="apps", mode="user"))
+    assert real.stat().st_mode & 0o777 == 0o664
+    assert {p.name for p in driver.list()} == {"system", "apps"}
