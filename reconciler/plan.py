@@ -59,6 +59,7 @@ class Plan:
     noop: int = 0
     unmanaged: tuple[str, ...] = ()
     errors: tuple[PlanError, ...] = ()
+    kept: tuple[str, ...] = ()  # owned but unlisted, left because policy.prune is none
     live_fingerprint: str = ""
 
     def count(self, kind: ActionKind) -> int:

@@ -46,8 +46,9 @@ def make_plan(desired: DesiredState, live: Sequence[NodePool], caps: Capabilitie
         cluster=desired.cluster.name,
         provider=desired.cluster.provider,
         actions=(*creates, *updates, *deletes),
-        noop=noop + kept,
+        noop=noop + len(kept),
         unmanaged=tuple(unmanaged),
+        kept=tuple(kept),
         errors=tuple(errors),
         live_fingerprint=live_fingerprint(live),
     )
@@ -67,11 +68,11 @@ def _failed_state(live: NodePool) -> tuple[FieldChange, ...]:
 
 
 def _unlisted(live: Sequence[NodePool], listed: set[str | None],
-              prune: str) -> tuple[list[Action], list[str], int]:
+              prune: str) -> tuple[list[Action], list[str], list[str]]:
     """Pools in the cluster but not in the file: deleted, reported unmanaged, or kept."""
     deletes: list[Action] = []
     unmanaged: list[str] = []
-    kept = 0
+    kept: list[str] = []
     for pool in sorted(live, key=lambda p: str(p.name)):
         if pool.name in listed:
             continue
@@ -81,5 +82,5 @@ def _unlisted(live: Sequence[NodePool], listed: set[str | None],
         elif not pool.managed:
             unmanaged.append(str(pool.name))
         else:
-            kept += 1
+            kept.append(str(pool.name))
     return deletes, unmanaged, kept

@@ -125,6 +125,9 @@ def _add_summary(budget: _Budget, plan: Plan) -> None:
     if plan.unmanaged:
         names = ", ".join(_code_span(name) for name in plan.unmanaged)
         notes.append(f"Unmanaged pools, left alone: {names}.")
+    if plan.kept:
+        names = ", ".join(_code_span(name) for name in plan.kept)
+        notes.append(f"Owned but not listed, kept (`policy.prune: none`): {names}.")
     budget.take(" ".join(notes) + "\n\n", force=True)
 
 

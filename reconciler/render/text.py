@@ -32,6 +32,9 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
         lines.extend(_action_lines(action, paint))
     if plan.unmanaged:
         lines += [f"Unmanaged pools, left alone: {', '.join(plan.unmanaged)}", ""]
+    if plan.kept:
+        lines += [f"Owned but not listed, kept (policy.prune: none): {', '.join(plan.kept)}",
+                  ""]
     lines.append(paint(_summary_line(plan), "cyan" if plan.ok else "red", bold=True))
     return "\n".join(lines) + "\n"
 
