@@ -109,7 +109,22 @@ class StaticTokenCredential(TokenCredential):
         return "StaticTokenCredential(<redacted>)"
 
 
-def make_credential(auth: str) -> TokenCredential:
+# Sovereign clouds sign in at their own authority; AZURE_AUTHORITY_HOST still overrides.
+SOVEREIGN_AUTHORITIES = {
+    "https://management.chinacloudapi.cn": "login.chinacloudapi.cn",
+    "https://management.usgovcloudapi.net": "login.microsoftonline.us",
+}
+
+
+def authority_for(arm_endpoint: str) -> str | None:
+    """The Entra ID authority host for a sovereign cloud's ARM endpoint, else None."""
+    if os.environ.get("AZURE_AUTHORITY_HOST"):
+        return None
+    return SOVEREIGN_AUTHORITIES.get(arm_endpoint.rstrip("/").lower())
+
+
+def make_credential(auth: str, arm_endpoint: str = "https://management.azure.com"
+                    ) -> TokenCredential:
     """The credential for ``auth``: default, cli, or token (from AZURE_ACCESS_TOKEN)."""
     if auth == "token":
         token = os.environ.get(TOKEN_ENV, "").strip()
@@ -118,7 +133,11 @@ def make_credential(auth: str) -> TokenCredential:
         return StaticTokenCredential(token)
     from azure.identity import AzureCliCredential, DefaultAzureCredential
 
-    return AzureCliCredential() if auth == "cli" else DefaultAzureCredential()
+    if auth == "cli":
+        return AzureCliCredential()
+    authority = authority_for(arm_endpoint)
+    return DefaultAzureCredential(authority=authority) if authority else \
+        DefaultAzureCredential()
 
 
 class BoundedRetryPolicy(RetryPolicy):
@@ -153,7 +172,7 @@ def make_client(settings: AksSettings) -> ContainerServiceClient:
         retry_backoff_factor=settings.retry_backoff,
         retry_backoff_max=settings.retry_backoff_max)
     return ContainerServiceClient(
-        make_credential(settings.auth), settings.subscription_id,
+        make_credential(settings.auth, settings.arm_endpoint), settings.subscription_id,
         base_url=settings.arm_endpoint, api_version=API_VERSION,
         credential_scopes=[settings.credential_scope], retry_policy=retry,
         polling_interval=settings.polling_interval, connection_verify=ca_bundle(),

@@ -143,3 +143,18 @@ def test_no_token_anywhere_inside_a_raised_error(aks: EmulatorSession,
     text = reachable_text(caught.value)
     assert "Bearer" in text or "agentPools" in text  # the walk does reach the SDK's objects
     assert SECRET not in text
+
+
+@pytest.mark.parametrize(("endpoint", "authority"), [
+    ("https://management.chinacloudapi.cn", "login.chinacloudapi.cn"),
+    ("https://management.usgovcloudapi.net/", "login.microsoftonline.us"),
+    ("https://management.azure.com", None),
+])
+def test_sovereign_clouds_sign_in_at_their_own_authority(
+        endpoint: str, authority: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from reconciler.providers.aks_client import authority_for
+
+    monkeypatch.delenv("AZURE_AUTHORITY_HOST", raising=False)
+    assert authority_for(endpoint) == authority
+    monkeypatch.setenv("AZURE_AUTHORITY_HOST", "login.example")  # the user's word wins
+    assert authority_for(endpoint) is None
