@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 # What a rule does to a matching request.
-ACTIONS = ("error", "drop", "lro_failed")
+ACTIONS = ("error", "drop", "drop_after", "lro_failed")
 
 
 @dataclass
@@ -17,7 +17,9 @@ class FaultRule:
 
     ``action``: ``error`` answers ``status`` with ``{"error": {code, message}}`` (or the bare
     ``{code, message}`` form when ``bare``), plus ``Retry-After`` when ``retry_after`` is set;
-    ``drop`` closes the connection without answering; ``lro_failed`` accepts a PUT/DELETE
+    ``drop`` closes the connection without answering; ``drop_after`` does the request,
+    then closes the connection without answering (the response is lost on the way back);
+    ``lro_failed`` accepts a PUT/DELETE
     but its long-running operation ends ``Failed`` with ``code``/``message``.
     ``path`` is a regular expression searched in the URL path (no query string).
     """

@@ -99,8 +99,12 @@ class ArmRequestHandler(BaseHTTPRequestHandler):
                 headers={"WWW-Authenticate": 'Bearer authorization_uri="https://login.'
                          'microsoftonline.com/common", error="invalid_token", '
                          'error_description="The access token is invalid."'})
-        rule = self.server.faults.take(request.method, request.path, actions=("error", "drop"))
+        rule = self.server.faults.take(request.method, request.path,
+                                       actions=("error", "drop", "drop_after"))
         if rule and rule.action == "drop":
+            return None
+        if rule and rule.action == "drop_after":
+            self.server.api.handle(request)  # done server-side, but the answer is lost
             return None
         if rule:
             headers = {} if rule.retry_after is None else {"Retry-After": f"{rule.retry_after:g}"}

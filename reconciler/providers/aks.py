@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from azure.core import MatchConditions
@@ -63,7 +64,12 @@ class AksDriver(Driver):
         if not pool.name:
             raise ProviderValidationError("a node pool needs a name")
         body = arm_for_create(pool, location=self.settings.location)
-        raw = self._put(pool.name, body, etag=None, progress=progress, state="Creating")
+        try:
+            raw = self._put(pool.name, body, etag=None, progress=progress, state="Creating")
+        except StaleError as stale:
+            # What our create would have made: these labels exactly, and our marker.
+            done = replace(pool, managed=True, labels=pool.labels or {})
+            raw = self._already_done(done, stale)
         return pool_from_arm(raw, self.settings.location)
 
     def update(self, pool: NodePool, progress: ProgressCallback | None = None) -> NodePool:
@@ -77,7 +83,10 @@ class AksDriver(Driver):
         if body is None:
             return pool_from_arm(listed, self.settings.location)
         etag = pool.etag or (listed.get("properties") or {}).get("eTag")
-        raw = self._put(pool.name, body, etag=etag, progress=progress, state="Updating")
+        try:
+            raw = self._put(pool.name, body, etag=etag, progress=progress, state="Updating")
+        except StaleError as stale:
+            raw = self._already_done(pool, stale)
         return pool_from_arm(raw, self.settings.location)
 
     def delete(self, name: str, etag: str | None = None,
@@ -102,6 +111,19 @@ class AksDriver(Driver):
         # Already gone (or its cluster is): the contract counts that as success.
         with contextlib.suppress(ResourceNotFoundError):
             self._finish(begin, name, "Deleting", progress)
+
+    def _already_done(self, pool: NodePool, stale: StaleError) -> dict:
+        """After a 412: the live pool, when it already is what we asked for; else re-raise.
+
+        The SDK retries a PUT whose answer was lost (a dropped connection, a 5xx from a
+        proxy); if AKS had done it, the retry meets its own precondition. One list tells
+        a write that landed from a real concurrent change, which is still refused.
+        """
+        self.list()
+        listed = self._cached(str(pool.name))
+        if listed is None or arm_for_update(listed, pool, location=self.settings.location):
+            raise stale
+        return listed
 
     def _list_raw(self) -> list[dict]:
         pages = self.client.agent_pools.list(self.settings.resource_group,

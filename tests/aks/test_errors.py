@@ -158,3 +158,21 @@ def test_update_of_a_pool_without_etag_sends_no_precondition(aks: EmulatorSessio
     [put] = aks.request_log.writes
     assert put.status in (200, 201) and put.header("If-None-Match") is None
     assert aks.store.get("batch")["properties"]["nodeLabels"]["team"] == "b"
+
+
+@pytest.mark.parametrize("operation", ["create", "update"])
+def test_a_write_whose_answer_was_lost_is_not_reported_as_a_conflict(
+        aks: EmulatorSession, operation: str) -> None:
+    # AKS did the PUT but the answer never arrived; the SDK's retry then meets the
+    # precondition (412). The pool is as we asked: that is success, not "changed since".
+    name = "gpu" if operation == "create" else "batch"
+    aks.faults.add(method="PUT", path=f"/agentPools/{name}$", action="drop_after")
+    driver = AksDriver(aks.cluster_spec())
+    listed = {p.name: p for p in driver.list()}
+    if operation == "create":
+        driver.create(NodePool(name="gpu", mode="user", instance_type="Standard_NC4as_T4_v3"))
+    else:
+        driver.update(NodePool(name="batch", labels={"team": "b"}, etag=listed["batch"].etag))
+    pool = aks.store.get(name)["properties"]
+    assert pool["tags"]["managed-by"] == "reconciler"
+    assert operation == "create" or pool["nodeLabels"]["team"] == "b"
