@@ -28,15 +28,12 @@ class ReconcilerGroup(click.Group):
         except click.UsageError as exc:
             exc.show()
             code = EXIT_USAGE
-        except click.Abort:
+        except click.Abort:  # click turns Ctrl-C (KeyboardInterrupt) and EOF into Abort
             click.echo("Aborted.", err=True)
             code = EXIT_INTERRUPTED
         except click.ClickException as exc:
             exc.show()
             code = 1
-        except KeyboardInterrupt:
-            click.echo("Interrupted.", err=True)
-            code = EXIT_INTERRUPTED
         except Exception as exc:  # noqa: BLE001 - every error becomes one line, never a traceback
             code = _report_error(exc)
         sys.exit(code if isinstance(code, int) else 0)
