@@ -190,12 +190,22 @@ def _scaling_view(scaling: Autoscaling, enabled: bool | None) -> dict[str, Any]:
     return {"enabled": bool(scaling.enabled), "desired": scaling.desired}
 
 
+def without_provider_noise(key: str, value: Any) -> Any:
+    """An AKS extension value without what the server or the tool adds to it (the spot
+    taint, the ownership tag), in its own order."""
+    if key == "nodeTaints" and isinstance(value, list | tuple):
+        return [taint for taint in value if taint != SPOT_TAINT]
+    if key == "tags" and isinstance(value, dict):
+        return {k: v for k, v in value.items() if k != OWNER_TAG_KEY}
+    return value
+
+
 def _extension_value(key: str, value: Any) -> Any:
     # No taints and no tags are the same whether the provider omits the list or sends it empty.
     if key == "nodeTaints" and isinstance(value, list | tuple | None):
-        return sorted(str(taint) for taint in value or () if taint != SPOT_TAINT)
+        return sorted(str(taint) for taint in without_provider_noise(key, value or []))
     if key == "tags" and isinstance(value, dict | None):
-        return {k: v for k, v in (value or {}).items() if k != OWNER_TAG_KEY}
+        return without_provider_noise(key, value or {})
     return value
 
 

@@ -17,9 +17,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from reconciler.compare import SPOT_TAINT, user_labels
+from reconciler.compare import user_labels, without_provider_noise
 from reconciler.errors import ReconcilerError
-from reconciler.model import OWNER_TAG_KEY, OWNER_TAG_VALUE, NodePool
+from reconciler.model import OWNER_TAG_VALUE, NodePool
 from reconciler.providers.base import Capabilities
 
 # Extension fields worth pinning in a file; versions and upgrade knobs are left to the user
@@ -94,11 +94,7 @@ def _export_extensions(pool: NodePool, keys: Iterable[str]) -> dict[str, Any]:
     live = (pool.extensions or {}).get("aks") or {}
     out: dict[str, Any] = {}
     for key in dict.fromkeys(keys):
-        value = live.get(key)
-        if key == "nodeTaints" and value:
-            value = [taint for taint in value if taint != SPOT_TAINT]
-        if key == "tags" and value:
-            value = {k: v for k, v in value.items() if k != OWNER_TAG_KEY}
+        value = without_provider_noise(key, live.get(key))
         if value not in (None, [], {}):
             out[key] = value
     return out

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from reconciler.desired import DesiredState
 from reconciler.model import NodePool
@@ -60,17 +60,23 @@ def guard_errors(desired: DesiredState, live: Sequence[NodePool], creates: Seque
     return errors + _system_pool_errors(desired, live, creates, updates, deletes)
 
 
-def _system_node_errors(updates: Sequence[Action]) -> list[PlanError]:
-    """A pool that is (or becomes) a system pool needs at least one node, live or planned."""
-    errors = []
+def _effective_updates(updates: Sequence[Action]) -> Iterator[tuple[Action, str, str]]:
+    """Each update with the mode and priority the pool has after it (file, else live)."""
     for action in updates:
         desired, live = action.desired, action.live
         if desired is None or live is None:
             continue
-        if str(desired.mode or live.mode or "").lower() != "system":
-            continue
-        scaling = desired.autoscaling or live.autoscaling
-        if scaling is None:
+        yield (action, str(desired.mode or live.mode or "").lower(),
+               str(desired.priority or live.priority or "").lower())
+
+
+def _system_node_errors(updates: Sequence[Action]) -> list[PlanError]:
+    """A pool that is (or becomes) a system pool needs at least one node, live or planned."""
+    errors = []
+    for action, mode, _priority in _effective_updates(updates):
+        assert action.desired is not None and action.live is not None
+        scaling = action.desired.autoscaling or action.live.autoscaling
+        if mode != "system" or scaling is None:
             continue
         field, count = ("autoscaling.min", scaling.min) if scaling.enabled else \
             ("autoscaling.desired", scaling.desired)
@@ -85,12 +91,9 @@ def _system_node_errors(updates: Sequence[Action]) -> list[PlanError]:
 def _spot_system_errors(updates: Sequence[Action]) -> list[PlanError]:
     """A file may leave priority unset on a live spot pool and still ask for mode: system."""
     errors = []
-    for action in updates:
+    for action, mode, priority in _effective_updates(updates):
         desired, live = action.desired, action.live
-        if desired is None or live is None:
-            continue
-        mode = str(desired.mode or live.mode or "").lower()
-        priority = str(desired.priority or live.priority or "").lower()
+        assert desired is not None and live is not None
         if mode == "system" and priority == "spot":
             errors.append(PlanError(action.pool, "mode", live.mode, desired.mode or live.mode,
                                     f"'{action.pool}' is a spot pool and spot pools must be user"
