@@ -10,7 +10,7 @@ from reconciler.plan import Plan
 from reconciler.planner import make_plan
 from reconciler.providers import driver_for
 from reconciler.providers.base import Driver
-from reconciler.savedplan import check_fresh, desired_file_of, read_saved_plan
+from reconciler.savedplan import check_fresh, desired_file_for, read_saved_plan
 
 
 @dataclass(frozen=True)
@@ -31,9 +31,10 @@ def plan_file(path: str) -> Planned:
     return Planned(desired, driver, live, make_plan(desired, live, driver.capabilities))
 
 
-def replan_saved(path: str) -> Planned:
-    """Recompute a saved plan from its file and the cluster; refuse it if either changed."""
+def replan_saved(path: str, desired_file: str | None = None) -> Planned:
+    """Recompute a saved plan from its desired file and the cluster; refuse it if either
+    changed. ``desired_file`` is the operator's ``--file``; the plan never chooses one."""
     saved = read_saved_plan(path)
-    planned = plan_file(desired_file_of(saved, path))
+    planned = plan_file(desired_file_for(saved, path, desired_file))
     check_fresh(saved, planned.desired, planned.plan)
     return planned

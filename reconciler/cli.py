@@ -22,7 +22,20 @@ class ReconcilerGroup(click.Group):
     """Maps every outcome to SPEC.md's exit codes and one-line, traceback-free errors."""
 
     def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        from reconciler.redact import RedactingStream, forget_all
+
         kwargs["standalone_mode"] = False
+        forget_all()  # one command, one set of secrets (tests run many in one process)
+        # Every byte printed passes redaction: no expanded ${VAR} value or token shows.
+        streams = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = RedactingStream(sys.stdout), RedactingStream(sys.stderr)
+        try:
+            code = self._run(*args, **kwargs)
+        finally:
+            sys.stdout, sys.stderr = streams
+        sys.exit(code if isinstance(code, int) else 0)
+
+    def _run(self, *args: Any, **kwargs: Any) -> Any:
         try:
             code = super().main(*args, **kwargs)
         except click.UsageError as exc:
@@ -36,7 +49,7 @@ class ReconcilerGroup(click.Group):
             code = 1
         except Exception as exc:  # noqa: BLE001 - every error becomes one line, never a traceback
             code = _report_error(exc)
-        sys.exit(code if isinstance(code, int) else 0)
+        return code
 
 
 def _report_error(exc: Exception) -> int:
@@ -76,6 +89,9 @@ def cli() -> None:
 def validate(files: tuple[str, ...]) -> int:
     """Check desired-state FILES against the schema and the rules; offline.
 
+    Needs no credentials and no environment: ${VAR} references in cluster.settings are
+    not expanded (an unset one is only noted); plan and apply check their values.
+
     \b
     Example:
       reconciler validate clusters/*.yaml
@@ -86,12 +102,14 @@ def validate(files: tuple[str, ...]) -> int:
     failed = False
     for file in files:
         try:
-            desired = load_desired(file)
+            desired = load_desired(file, expand=False)
         except InvalidDocument as exc:
             failed = True
             for diagnostic in exc.diagnostics:
                 click.echo(diagnostic.format(), err=True)
             continue
+        for note in desired.notes:
+            click.echo(note.format(), err=True)
         click.echo(f"{file}: valid ({len(desired.pools)} node pools)")
     return 1 if failed else 0
 
@@ -121,37 +139,52 @@ def plan(file: str, out: str | None, fmt: str, detailed_exitcode: bool) -> int:
     """
     from reconciler.app import plan_file
     from reconciler.render import renderer
-    from reconciler.savedplan import write_saved_plan
+    from reconciler.savedplan import check_plan_out, write_saved_plan
 
+    if out:
+        check_plan_out(out, file)  # before any work: never overwrite an input
     planned = plan_file(file)
     click.echo(renderer(fmt, color=_color())(planned.plan), nl=False)
     if not planned.plan.ok:
         return 1
     if out:
         write_saved_plan(out, planned.plan, planned.desired)
-        click.echo(f"Saved plan to {out}; apply it with: reconciler apply {out}", err=True)
+        click.echo(f"Saved plan to {out}; apply it with: reconciler apply {out} --file {file}",
+                   err=True)
     return 2 if detailed_exitcode and planned.plan.has_changes else 0
 
 
 @cli.command()
 @click.argument("target", metavar="FILE|PLAN", type=click.Path(dir_okay=False))
+@click.option("--file", "-f", "desired_file", type=click.Path(dir_okay=False),
+              help="With a saved PLAN: the desired-state file it was made from (default: the "
+                   "path the plan records, relative to the current folder).")
 @click.option("--yes", "-y", is_flag=True, help="Apply without asking for confirmation.")
 @click.option("--parallelism", type=click.IntRange(1, 100), default=10, show_default=True,
               help="How many actions may run at once.")
-def apply(target: str, yes: bool, parallelism: int) -> int:
+def apply(target: str, desired_file: str | None, yes: bool, parallelism: int) -> int:
     """Converge the cluster to a desired-state FILE, or apply a saved PLAN.
 
-    A saved plan is refused when the file or the cluster changed since it was made.
+    A saved plan never chooses the file it is applied with: name it with --file, or run
+    from the folder the plan was made in. The plan is refused when that file's content
+    or the cluster changed since the plan was made.
 
     \b
     Examples:
       reconciler apply pools.yaml --yes
       reconciler plan pools.yaml --out plan.json && reconciler apply plan.json
+      reconciler apply artifact/plan.json --file clusters/prod.yaml --yes
     """
     from reconciler.app import plan_file, replan_saved
     from reconciler.savedplan import is_saved_plan
 
-    planned = replan_saved(target) if is_saved_plan(target) else plan_file(target)
+    if is_saved_plan(target):
+        planned = replan_saved(target, desired_file)
+    elif desired_file:
+        raise click.UsageError("--file goes with a saved plan; to apply a desired-state"
+                               " file, give it as the argument")
+    else:
+        planned = plan_file(target)
     return _apply(planned, yes, parallelism)
 
 
@@ -265,9 +298,11 @@ def export(file: str, output: str | None, schema_ref: str | None) -> int:
     from datetime import UTC, datetime
     from pathlib import Path
 
+    from reconciler.atomicwrite import write_atomic
     from reconciler.desired import load_desired
     from reconciler.export import ExportHeader, export_text, schema_ref_for
     from reconciler.providers import driver_for
+    from reconciler.redact import redact
 
     desired = load_desired(file)
     driver = driver_for(desired.cluster)
@@ -282,9 +317,7 @@ def export(file: str, output: str | None, schema_ref: str | None) -> int:
     if target is None:
         click.echo(text, nl=False)
         return 0
-    temp = target.with_name(f".{target.name}.tmp")
-    temp.write_text(text, encoding="utf-8")
-    os.replace(temp, target)  # never leave a half-written file behind
+    write_atomic(target, redact(text), make_parents=True)
     click.echo(f"Wrote {output}", err=True)
     return 0
 

@@ -5,19 +5,22 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path as FsPath
 from typing import Any
 
-from reconciler.diagnostics import Diagnostic, InvalidDocument
+from reconciler.diagnostics import Diagnostic, InvalidDocument, Path
 from reconciler.document import LocatedDocument, load_document
 from reconciler.model import NodePool, pool_from_dict
 from reconciler.providers import capabilities_for
 from reconciler.providers.base import Cluster
+from reconciler.redact import remember
 from reconciler.schema import schema_diagnostics
 from reconciler.semantics import semantic_diagnostics
 
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# ${NAME} or ${NAME:-default}; the default is the file's own text, used when NAME is unset
+# or empty (as in POSIX shells).
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 PRUNE_DEFAULT = "owned"
 
 
@@ -31,20 +34,37 @@ class DesiredState:
     pools: tuple[NodePool, ...]
     source: str
     digest: str
+    notes: tuple[Diagnostic, ...] = ()
 
 
-def load_desired(file: str | FsPath) -> DesiredState:
-    """Read and validate ``file``; every problem found raises one InvalidDocument."""
+def load_desired(file: str | FsPath, *, expand: bool = True) -> DesiredState:
+    """Read and validate ``file``; every problem found raises one InvalidDocument.
+
+    With ``expand=False`` (``validate``: offline, no environment needed) ``${VAR}``
+    references stay as written, their values are not checked, and an unset variable is
+    a note rather than an error.
+    """
     doc = load_document(file)
-    problems = expand_settings(doc, os.environ)
-    unexpanded = {problem.path for problem in problems}
-    # A value whose variable is unset fails its pattern too; the variable is the news.
-    problems += [d for d in schema_diagnostics(doc) if d.path not in unexpanded]
+    references = settings_references(doc)
+    unset = [Diagnostic(doc.location(path), path,
+                        f"environment variable '{name}' is not set" if expand else
+                        f"note: environment variable '{name}' is not set; plan and apply"
+                        " will need it", severity="error" if expand else "note")
+             for path, names in references.items() for name in names
+             if not _lookup(name, os.environ) and not _has_default(doc, path, name)]
+    problems = [d for d in unset if d.severity == "error"]
+    if expand and not problems:
+        expand_settings(doc, os.environ)
+    # A value still holding a reference cannot be checked; its variable is the news.
+    unchecked = set(references) if problems or not expand else set()
+    problems += [d for d in schema_diagnostics(doc) if d.path not in unchecked]
     # Semantic checks run beside schema errors so one run reports everything; they guard types.
     problems += semantic_diagnostics(doc, _capabilities(doc.data))
     if problems:
         raise InvalidDocument(problems)
-    return _build(doc, FsPath(file))
+    desired = _build(doc, FsPath(file))
+    notes = tuple(d for d in unset if d.severity == "note")
+    return replace(desired, notes=notes) if notes else desired
 
 
 def file_digest(file: str | FsPath) -> str:
@@ -52,30 +72,54 @@ def file_digest(file: str | FsPath) -> str:
     return "sha256:" + hashlib.sha256(FsPath(file).read_bytes()).hexdigest()
 
 
-def expand_settings(doc: LocatedDocument, env: Any) -> list[Diagnostic]:
-    """Expand ``${VAR}`` in ``cluster.settings`` string values, in place; nowhere else."""
+def _settings(doc: LocatedDocument) -> dict[str, Any]:
     cluster = doc.data.get("cluster")
     settings = cluster.get("settings") if isinstance(cluster, dict) else None
-    if not isinstance(settings, dict):
-        return []
-    problems: list[Diagnostic] = []
+    return settings if isinstance(settings, dict) else {}
+
+
+def settings_references(doc: LocatedDocument) -> dict[Path, list[str]]:
+    """The variables each ``cluster.settings`` string refers to, by the setting's path."""
+    return {("cluster", "settings", key): [m.group(1) for m in _ENV_REF.finditer(value)]
+            for key, value in _settings(doc).items()
+            if isinstance(value, str) and _ENV_REF.search(value)}
+
+
+def _lookup(name: str, env: Any) -> str:
+    return str(env.get(name) or "")
+
+
+def _has_default(doc: LocatedDocument, path: Path, name: str) -> bool:
+    value = _settings(doc).get(str(path[-1]), "")
+    return any(m.group(1) == name and m.group(2) is not None for m in _ENV_REF.finditer(value))
+
+
+def expand_settings(doc: LocatedDocument, env: Any) -> None:
+    """Expand ``${VAR}`` in ``cluster.settings`` string values, in place; nowhere else.
+
+    Every value taken from the environment is remembered as a secret: no output or file
+    shows it, they show ``${VAR}`` instead (``reconciler.redact``).
+    """
+    settings = _settings(doc)
+
+    def value_of(match: re.Match[str]) -> str:
+        value = _lookup(match.group(1), env)
+        if value:
+            remember(value, "${" + match.group(1) + "}")
+            return value
+        return match.group(2) or ""
+
     for key, value in settings.items():
-        if not isinstance(value, str):
-            continue
-        path = ("cluster", "settings", key)
-        missing = [name for name in _ENV_REF.findall(value) if name not in env]
-        for name in missing:
-            problems.append(Diagnostic(doc.location(path), path,
-                                       f"environment variable '{name}' is not set"))
-        if not missing:
-            settings[key] = _ENV_REF.sub(lambda m: env[m.group(1)], value)
-    return problems
+        if isinstance(value, str):
+            settings[key] = _ENV_REF.sub(value_of, value)
 
 
 def _capabilities(data: dict[str, Any]) -> Any:
     cluster = data.get("cluster") if isinstance(data.get("cluster"), dict) else {}
     settings = cluster.get("settings") if isinstance(cluster.get("settings"), dict) else {}
-    return capabilities_for(str(cluster.get("provider", "")), settings)
+    # An unexpanded location (validate) is unknown rather than wrong.
+    known = {k: v for k, v in settings.items() if not (isinstance(v, str) and "${" in v)}
+    return capabilities_for(str(cluster.get("provider", "")), known)
 
 
 def _build(doc: LocatedDocument, file: FsPath) -> DesiredState:

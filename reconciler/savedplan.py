@@ -7,53 +7,94 @@ live pools it was computed from. It never carries settings, so never credentials
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 from pathlib import Path
 from typing import Any
 
-from reconciler.desired import DesiredState, file_digest
+from reconciler.atomicwrite import write_atomic
+from reconciler.desired import DesiredState
 from reconciler.errors import ReconcilerError, StaleError
 from reconciler.plan import Plan
+from reconciler.redact import redact
 from reconciler.render.jsonplan import plan_to_json
 
 
-def saved_plan_document(plan: Plan, desired: DesiredState, path: str) -> dict[str, Any]:
+def saved_plan_document(plan: Plan, desired: DesiredState) -> dict[str, Any]:
     """The JSON document ``plan --out PATH`` writes.
 
-    ``desiredFile`` is the path as given to ``plan`` and ``desiredPath`` the absolute one.
-    ``target`` is a digest of the expanded cluster section: the same file planned for
-    another cluster through ``${VAR}`` is another plan.
+    ``desiredFile`` is the desired file's path relative to the current folder (as given
+    when it lies elsewhere); apply never trusts it to choose a file (``desired_file_for``).
+    ``target`` is a salted, deliberately slow digest of the expanded cluster section: the
+    same file planned for another cluster through ``${VAR}`` is another plan, and the
+    digest does not let anyone holding the plan guess a short value behind a variable.
     """
-    return {**plan_to_json(plan), "desiredFile": desired.source,
-            "desiredPath": str(Path(desired.source).resolve()),
+    return {**plan_to_json(plan), "desiredFile": _relative(desired.source),
             "fingerprint": {"live": plan.live_fingerprint, "desired": desired.digest,
                             "target": target_digest(desired)}}
 
 
-def target_digest(desired: DesiredState) -> str:
-    """sha256 of the cluster's name, provider and expanded settings (never stored as text)."""
+def _relative(source: str) -> str:
+    path = Path(source)
+    try:
+        return Path(os.path.relpath(path.resolve(), Path.cwd().resolve())).as_posix() \
+            if path.resolve().is_relative_to(Path.cwd().resolve()) else source
+    except (OSError, ValueError):
+        return source
+
+
+# scrypt parameters: ~50 ms and 16 MiB per guess, for whoever tries to guess a setting.
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+def target_digest(desired: DesiredState, salt: bytes | None = None) -> str:
+    """``scrypt:<salt>:<digest>`` of the cluster's name, provider and expanded settings."""
     cluster = desired.cluster
     text = json.dumps({"name": cluster.name, "provider": cluster.provider,
                        "settings": cluster.settings}, sort_keys=True, default=str)
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    salt = os.urandom(16) if salt is None else salt
+    digest = hashlib.scrypt(text.encode(), salt=salt, dklen=32, **_SCRYPT)
+    return f"scrypt:{salt.hex()}:{digest.hex()}"
 
 
-_SAVED_ONLY = ("fingerprint", "desiredFile", "desiredPath")
+def _same_target(recorded: str, desired: DesiredState) -> bool:
+    kind, _, rest = str(recorded).partition(":")
+    salt, _, _ = rest.partition(":")
+    try:
+        computed = target_digest(desired, bytes.fromhex(salt)) if kind == "scrypt" else ""
+    except ValueError:
+        return False
+    return hmac.compare_digest(computed, str(recorded))
+
+
+_SAVED_ONLY = ("fingerprint", "desiredFile")
 
 
 def write_saved_plan(path: str, plan: Plan, desired: DesiredState) -> None:
-    """Write the saved plan atomically (a half-written plan must never be applied)."""
-    document = saved_plan_document(plan, desired, path)
-    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    """Write the saved plan atomically (a half-written plan must never be applied).
+
+    Refuses to write over the desired file, or over any file that is not a saved plan.
+    """
+    check_plan_out(path, desired.source)
+    document = saved_plan_document(plan, desired)
+    write_atomic(path, _saved_text(document, indent=2) + "\n")
+
+
+def check_plan_out(path: str, *inputs: str) -> None:
+    """Refuse ``--out PATH`` when it is one of ``inputs`` or an existing non-plan file."""
     target = Path(path)
-    temp = target.with_name(f".{target.name}.tmp")
-    try:
-        temp.write_text(text, encoding="utf-8")
-        os.replace(temp, target)
-    except OSError as exc:
-        temp.unlink(missing_ok=True)
-        raise ReconcilerError(f"cannot write the plan to {path}: {exc.strerror}") from None
+    if any(target.resolve() == Path(name).resolve() for name in inputs):
+        raise ReconcilerError(f"--out {path} is the desired-state file itself; save the plan"
+                              " under another name")
+    if (target.exists() or target.is_symlink()) and not is_saved_plan(path):
+        raise ReconcilerError(f"--out {path} exists and is not a saved plan; refusing to"
+                              " overwrite it (remove it, or choose another name)")
+
+
+def _saved_text(document: dict[str, Any], indent: int | None = None) -> str:
+    """JSON with every character outside ASCII escaped and no remembered secret."""
+    return redact(json.dumps(document, indent=indent, ensure_ascii=True))
 
 
 def is_saved_plan(path: str) -> bool:
@@ -83,35 +124,43 @@ def read_saved_plan(path: str) -> dict[str, Any]:
     return dict(document)
 
 
-def desired_file_of(saved: dict[str, Any], plan_path: str) -> str:
-    """Where the plan's desired-state file is now.
+def desired_file_for(saved: dict[str, Any], plan_path: str, named: str | None) -> str:
+    """The desired-state file to apply ``plan_path`` with; the plan never chooses it.
 
-    Plans travel (CI artifacts, other folders), so the file is looked for as given to
-    ``plan`` (from the current folder), at its absolute path, and last by name beside the
-    plan (an artifact holding both); the first with the recorded digest wins, so a look
-    elsewhere can never pick up another file's content.
+    The operator's ``--file`` wins. Without it, the path the plan records is taken
+    relative to the current folder, and refused when it is absolute, leaves the current
+    folder, or lies inside the folder the plan came in (other than the current folder
+    itself): a plan artifact can bring files of its own. Either way the file's digest
+    must then match the plan's (``check_fresh``).
     """
-    recorded = Path(str(saved["desiredFile"]))
-    candidates = [recorded, Path(str(saved.get("desiredPath", recorded))),
-                  Path(plan_path).parent / recorded.name]
-    existing = [str(c) for c in candidates if c.is_file()]
-    for candidate in existing:
-        if file_digest(candidate) == saved["fingerprint"]["desired"]:
-            return candidate
-    return existing[0] if existing else str(recorded)
+    if named:
+        return named
+    recorded = str(saved["desiredFile"])
+    hint = f"; name the desired file: reconciler apply {plan_path} --file FILE"
+    here = Path.cwd().resolve()
+    candidate = (here / recorded).resolve()
+    if Path(recorded).is_absolute() or not candidate.is_relative_to(here):
+        raise ReconcilerError(f"{plan_path}: the plan's desired file lies outside the current"
+                              f" folder{hint}")
+    plan_folder = Path(plan_path).resolve().parent
+    if plan_folder != here and candidate.is_relative_to(plan_folder):
+        raise ReconcilerError(f"{plan_path}: the plan's desired file lies in the folder the"
+                              f" plan came in, which may have brought it{hint}")
+    return str(Path(os.path.relpath(candidate, here)))
 
 
 def check_fresh(saved: dict[str, Any], desired: DesiredState, plan: Plan) -> None:
     """Refuse a saved plan whose file or cluster changed since it was computed."""
     if saved["fingerprint"]["desired"] != desired.digest:
-        raise StaleError(f"{desired.source} changed since the plan was saved; run plan again")
-    if saved["fingerprint"]["target"] != target_digest(desired):
+        raise StaleError(f"{desired.source} is not the file the plan was made from, or it"
+                         " changed since; run plan again")
+    if not _same_target(saved["fingerprint"]["target"], desired):
         raise StaleError(f"the plan was made for another cluster target (the settings of"
                          f" {desired.source} expand differently now); run plan again")
     if saved["fingerprint"]["live"] != plan.live_fingerprint:
         raise StaleError("the cluster's node pools changed since the plan was saved;"
                          " run plan again")
     if {k: v for k, v in saved.items() if k not in _SAVED_ONLY} \
-            != plan_to_json(plan):
+            != json.loads(_saved_text(plan_to_json(plan))):
         raise StaleError("the saved plan differs from the plan computed now (another"
                          " reconciler version?); run plan again")

@@ -106,7 +106,8 @@ def test_saved_plan_refused_when_file_changed(workdir: Path) -> None:
     (workdir / "pools.yaml").write_text(FILE.format(max=6))
     refused = run("apply", "plan.json", "--yes")
     assert refused.exit_code == 1
-    assert "pools.yaml changed since the plan was saved" in refused.stderr
+    assert "pools.yaml is not the file the plan was made from, or it changed since" \
+        in refused.stderr
     state = json.loads((workdir / "state.json").read_text())
     assert "maxCount\": 6" not in json.dumps(state)
 
@@ -239,7 +240,7 @@ def test_saved_plan_applies_from_another_folder(workdir: Path,
     (workdir / "plans").mkdir()
     assert run("plan", "pools.yaml", "--out", "plans/p.json").exit_code == 0
     monkeypatch.chdir(workdir / "plans")
-    result = run("apply", "p.json", "--yes")
+    result = run("apply", "p.json", "--file", "../pools.yaml", "--yes")
     assert result.exit_code == 0, result.output
     assert (workdir / "state.json").exists()
 
@@ -249,5 +250,5 @@ def test_missing_plan_and_unwritable_out_are_one_line_errors(workdir: Path) -> N
     assert missing.exit_code == 1 and missing.stderr == "error: nofile.json: no such file\n"
     unwritable = run("plan", "pools.yaml", "--out", "nodir/p.json")
     assert unwritable.exit_code == 1
-    assert unwritable.stderr.strip() == ("error: cannot write the plan to nodir/p.json:"
-                                         " No such file or directory")
+    assert unwritable.stderr.strip() == ("error: cannot write nodir/p.json: folder nodir"
+                                         " does not exist")

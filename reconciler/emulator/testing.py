@@ -45,8 +45,9 @@ class EmulatorSession:
 
     @property
     def env(self) -> dict[str, str]:
-        """Environment a CLI subprocess needs: the token and the CA to trust."""
-        return {"AZURE_ACCESS_TOKEN": self.token, "REQUESTS_CA_BUNDLE": str(self.ca_path)}
+        """Environment a CLI subprocess needs: the token, the CA and the endpoint to trust."""
+        return {"AZURE_ACCESS_TOKEN": self.token, "REQUESTS_CA_BUNDLE": str(self.ca_path),
+                "RECONCILER_TRUSTED_ENDPOINTS": self.url}
 
     def settings(self, **overrides: Any) -> dict[str, Any]:
         """``cluster.settings`` for provider aks with auth: token, aimed at the emulator."""

@@ -19,7 +19,7 @@ from azure.core.polling import LROPoller
 
 from reconciler.aks.capabilities import aks_capabilities
 from reconciler.aks.mapping import arm_for_create, arm_for_update, pool_from_arm
-from reconciler.errors import ProviderValidationError, StaleError
+from reconciler.errors import ProviderError, ProviderValidationError, StaleError
 from reconciler.model import NodePool
 from reconciler.providers.aks_client import AksSettings, make_client, parse_settings
 from reconciler.providers.aks_errors import map_error, retry_conflicts, scrub_credentials
@@ -117,12 +117,18 @@ class AksDriver(Driver):
 
         The SDK retries a PUT whose answer was lost (a dropped connection, a 5xx from a
         proxy); if AKS had done it, the retry meets its own precondition. One list tells
-        a write that landed from a real concurrent change, which is still refused.
+        a write that landed from a real concurrent change, which is still refused. A write
+        that landed counts as done only once AKS reports it ``Succeeded``.
         """
         self.list()
         listed = self._cached(str(pool.name))
         if listed is None or arm_for_update(listed, pool, location=self.settings.location):
             raise stale
+        state = (listed.get("properties") or {}).get("provisioningState")
+        if state != "Succeeded":  # the write landed, but AKS did not finish it
+            raise ProviderError(f"pool '{pool.name}' has the asked values, but AKS reports"
+                                f" provisioningState {state or 'unknown'}; the operation did"
+                                " not succeed: check the pool, then run plan again")
         return listed
 
     def _list_raw(self) -> list[dict]:

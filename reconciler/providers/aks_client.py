@@ -17,6 +17,8 @@ from azure.core.pipeline.policies import RetryPolicy
 from azure.mgmt.containerservice import ContainerServiceClient
 
 from reconciler.errors import ConfigError
+from reconciler.redact import remember
+from reconciler.trust import trusted_endpoint
 
 API_VERSION = "2026-08-01"
 TOKEN_ENV = "AZURE_ACCESS_TOKEN"
@@ -75,9 +77,8 @@ def parse_settings(settings: dict[str, Any]) -> AksSettings:
                           f"not '{auth}'")
     tuning = {attr: _number(key, settings[key], kind)
               for key, (attr, kind) in TUNING.items() if settings.get(key) is not None}
-    endpoint = str(settings.get("armEndpoint") or AksSettings.arm_endpoint).rstrip("/")
-    if not endpoint.startswith("https://"):
-        raise ConfigError("aks: setting 'armEndpoint' must be an https:// URL")
+    endpoint = trusted_endpoint(str(settings.get("armEndpoint") or AksSettings.arm_endpoint),
+                                setting="armEndpoint", builtin=PUBLIC_ARM_ENDPOINTS)
     return AksSettings(
         subscription_id=str(settings["subscriptionId"]),
         resource_group=str(settings["resourceGroup"]),
@@ -110,10 +111,14 @@ class StaticTokenCredential(TokenCredential):
 
 
 # Sovereign clouds sign in at their own authority; AZURE_AUTHORITY_HOST still overrides.
+# These and the public cloud are the ARM endpoints trusted without RECONCILER_TRUSTED_ENDPOINTS.
 SOVEREIGN_AUTHORITIES = {
     "https://management.chinacloudapi.cn": "login.chinacloudapi.cn",
     "https://management.usgovcloudapi.net": "login.microsoftonline.us",
 }
+
+
+PUBLIC_ARM_ENDPOINTS = ("https://management.azure.com", *SOVEREIGN_AUTHORITIES)
 
 
 def authority_for(arm_endpoint: str) -> str | None:
@@ -130,6 +135,7 @@ def make_credential(auth: str, arm_endpoint: str = "https://management.azure.com
         token = os.environ.get(TOKEN_ENV, "").strip()
         if not token:
             raise ConfigError(f"aks: auth 'token' needs the environment variable {TOKEN_ENV}")
+        remember(token, "${" + TOKEN_ENV + "}")
         return StaticTokenCredential(token)
     from azure.identity import AzureCliCredential, DefaultAzureCredential
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -21,10 +20,12 @@ from typing import TypeVar
 from reconciler.aks.capabilities import aks_capabilities
 from reconciler.aks.mapping import arm_for_create, arm_for_update, pool_from_arm
 from reconciler.aks.rules import AgentPoolStore, AksApiError
+from reconciler.atomicwrite import write_atomic
 from reconciler.errors import (
     ConflictError,
     ProviderError,
     ProviderValidationError,
+    ReconcilerError,
     StaleError,
     ThrottledError,
 )
@@ -34,15 +35,16 @@ from reconciler.providers.base import Capabilities, Cluster, Driver, ProgressCal
 T = TypeVar("T")
 STATE_FORMAT = 1
 PROGRESS_TICK_SECONDS = 0.5
-NEW_FILE_MODE = 0o644
 
 
 class StateFile:
     """The simulated cluster on disk: atomic replaces, one writer at a time."""
 
     def __init__(self, path: Path, lock_timeout: float = 60.0) -> None:
-        self.path = path.resolve()  # a symlinked state file: lock and replace the real one
-        self.lock_path = path.with_name(path.name + ".lock")
+        # A symlinked state file: lock and replace the real one, so two writers that reach
+        # it by different names still take the same lock.
+        self.path = path.resolve()
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.lock_timeout = lock_timeout
 
     def read(self) -> dict[str, dict]:
@@ -67,26 +69,11 @@ class StateFile:
         """Replace the file atomically: temp file in the same folder, fsync, rename."""
         payload = json.dumps({"formatVersion": STATE_FORMAT, "agentPools": pools},
                              indent=2, sort_keys=True) + "\n"
-        fd, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp",
-                                    dir=self.path.parent)
         try:
-            os.fchmod(fd, self._mode())  # mkstemp makes 0600; keep what the team had
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(payload)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temp, self.path)
-        except BaseException:
-            with suppress(FileNotFoundError):
-                os.unlink(temp)
-            raise
+            write_atomic(self.path, payload)  # keeps the mode the team gave the file
+        except ReconcilerError as exc:
+            raise ProviderError(f"cannot save the local cluster: {exc}") from None
         self._remove_stale_temp_files()
-
-    def _mode(self) -> int:
-        try:
-            return self.path.stat().st_mode & 0o777
-        except FileNotFoundError:
-            return NEW_FILE_MODE
 
     def _remove_stale_temp_files(self) -> None:
         """Temp files of a writer that was killed; writes hold the lock, so none is live."""
@@ -97,8 +84,14 @@ class StateFile:
     @contextmanager
     def locked(self) -> Iterator[None]:
         """Hold an exclusive flock on the sibling ``.lock`` file, waiting a bounded time."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.lock_path, "a+") as handle:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # O_NOFOLLOW: a link planted at the lock's name is refused, never followed.
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        except OSError as exc:
+            raise ProviderError(f"cannot lock the state file {self.path}:"
+                                f" {exc.strerror or exc}") from None
+        with os.fdopen(fd, "r+") as handle:
             deadline = time.monotonic() + self.lock_timeout
             while True:
                 try:

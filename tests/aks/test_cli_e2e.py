@@ -165,7 +165,7 @@ def test_saved_plan_refused_after_the_cluster_changed(cluster: EmulatorSession,
     body["properties"]["nodeLabels"] = {"someone": "else"}
     cluster.store.put("batch", body)
     cluster.request_log.clear()
-    refused = cli_run("apply", str(tmp_path / "plan.json"), "--yes")
+    refused = cli_run("apply", str(tmp_path / "plan.json"), "--file", path, "--yes")
     assert refused.exit_code == 1
     assert "changed since the plan was saved" in refused.stderr
     assert cluster.request_log.writes == []

@@ -28,6 +28,7 @@ def test_python_m_emulator_serves_the_sdk(tmp_path: Path, monkeypatch) -> None:
         info = dict(process.stdout.readline().strip().split(": ", 1) for _ in range(5))
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", info["ca"])
         monkeypatch.setenv("AZURE_ACCESS_TOKEN", "cli-token")
+        monkeypatch.setenv("RECONCILER_TRUSTED_ENDPOINTS", info["url"])
         settings = {"subscriptionId": info["subscriptionId"],
                     "resourceGroup": info["resourceGroup"], "clusterName": "demo",
                     "location": "eastus", "auth": "token", "armEndpoint": info["url"],

@@ -96,7 +96,7 @@ def test_the_token_appears_in_no_output_log_or_file(
     run("show", plan_path, expect=0)
     cluster.faults.add(method="PUT", path="/agentPools/extra$", action="lro_failed",
                        code="VMExtensionProvisioningError", message="VM extension failed")
-    run("apply", plan_path, "--yes", expect=1)  # a failing operation
+    run("apply", plan_path, "--file", path, "--yes", expect=1)  # a failing operation
     run("list", path, "--format", "json", expect=0)
     run("export", path, "--output", exported, expect=0)
     cluster.faults.add(method="GET", path="/agentPools$", status=403, code="AuthorizationFailed",
