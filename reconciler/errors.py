@@ -11,6 +11,10 @@ class ProviderError(ReconcilerError):
     """A provider call failed (outage, unexpected response); the cause is kept."""
 
 
+class ClusterNotFoundError(ProviderError):
+    """The cluster the settings name does not exist (never listed as an empty cluster)."""
+
+
 class NotImplementedByProvider(ProviderError):
     """The provider has no node pool management at all (a capability boundary)."""
 

@@ -19,7 +19,12 @@ from azure.core.polling import LROPoller
 
 from reconciler.aks.capabilities import aks_capabilities
 from reconciler.aks.mapping import arm_for_create, arm_for_update, pool_from_arm
-from reconciler.errors import ProviderError, ProviderValidationError, StaleError
+from reconciler.errors import (
+    ClusterNotFoundError,
+    ProviderError,
+    ProviderValidationError,
+    StaleError,
+)
 from reconciler.model import NodePool
 from reconciler.providers.aks_client import AksSettings, make_client, parse_settings
 from reconciler.providers.aks_errors import map_error, retry_conflicts, scrub_credentials
@@ -52,7 +57,7 @@ class AksDriver(Driver):
     # -- the four operations -------------------------------------------------------------
 
     def list(self, name: str | None = None) -> list[NodePool]:
-        """One paged list call (nextLink followed); a missing cluster or group is empty."""
+        """One paged list call (nextLink followed); a missing cluster is an error."""
         raw_pools = self._call(self._list_raw, action="list agent pools", pool="")
         with self._lock:
             self._listed = {raw["name"]: raw for raw in raw_pools}
@@ -136,8 +141,16 @@ class AksDriver(Driver):
                                              self.settings.cluster_name)
         try:
             return [pool.as_dict() for pool in pages]
-        except ResourceNotFoundError:
-            return []  # the cluster or its resource group does not exist (yet)
+        except ResourceNotFoundError as err:
+            # A typo in the settings must not look like an empty cluster (plan would
+            # propose creating every pool, drift would report everything missing).
+            s = self.settings
+            code = getattr(err.error, "code", None) or "ResourceNotFound"
+            raise ClusterNotFoundError(
+                f"AKS cluster '{s.cluster_name}' was not found in resource group"
+                f" '{s.resource_group}' of subscription '{s.subscription_id}' ({code});"
+                " check clusterName, resourceGroup and subscriptionId in cluster.settings"
+            ) from None
 
     def _cached(self, name: str) -> dict | None:
         """The pool as last listed, listing once if it was never seen."""

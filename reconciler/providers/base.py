@@ -62,7 +62,9 @@ class Driver(ABC):
 
     @abstractmethod
     def list(self, name: str | None = None) -> list[NodePool]:
-        """Live pools, optionally filtered by name; a missing cluster lists as empty."""
+        """Live pools, optionally filtered by name; a missing cluster raises
+        ``ClusterNotFoundError`` (a provider whose clusters come into being with their
+        first pool, like ``local``, lists a new one as empty)."""
 
     @abstractmethod
     def create(self, pool: NodePool, progress: ProgressCallback | None = None) -> NodePool:

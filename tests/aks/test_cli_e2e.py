@@ -205,3 +205,17 @@ def test_failed_operation_stops_reports_and_rerun_converges(cluster: EmulatorSes
     assert actions["batch"]["action"] == "create"
     converge(cluster, path)
     assert cluster.store.get("system")["properties"]["provisioningState"] == "Succeeded"
+
+
+def test_a_wrong_cluster_name_is_an_error_everywhere_not_an_empty_cluster(
+        cluster: EmulatorSession, tmp_path: Path) -> None:
+    path = str(cluster.write_desired(tmp_path / "pools.yaml", BASE_POOLS, clusterName="typo"))
+    exported = tmp_path / "exported.yaml"
+    for args in (["plan", path], ["list", path], ["apply", path, "--yes"],
+                 ["plan", path, "--detailed-exitcode"], ["export", path, "-o", str(exported)]):
+        result = cli_run(*args)
+        assert result.exit_code == 1, args
+        assert result.stderr.startswith("error: AKS cluster 'typo' was not found"), args
+        assert "Plan:" not in result.stdout and "to create" not in result.stdout
+    assert not exported.exists()
+    assert cluster.request_log.writes == []

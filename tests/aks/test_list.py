@@ -1,10 +1,11 @@
-"""list: one logical paged call, no per-pool GETs, missing cluster lists empty."""
+"""list: one logical paged call, no per-pool GETs, a missing cluster is an error."""
 
 from __future__ import annotations
 
 import pytest
 
 from reconciler.emulator.testing import EmulatorSession, arm_pool
+from reconciler.errors import ClusterNotFoundError
 from reconciler.providers.aks import AksDriver
 
 
@@ -37,10 +38,14 @@ def test_pools_in_model_terms(driver: AksDriver) -> None:
     assert driver.list(name="legacy")[0].managed is False
 
 
-@pytest.mark.parametrize("setting", ["clusterName", "resourceGroup"])
-def test_missing_cluster_or_group_lists_empty(aks: EmulatorSession, setting: str) -> None:
-    driver = AksDriver(aks.cluster_spec(**{setting: "nothere"}))
-    assert driver.list() == []
+@pytest.mark.parametrize("setting", ["clusterName", "resourceGroup", "subscriptionId"])
+def test_missing_cluster_group_or_subscription_is_an_error_naming_it(
+        aks: EmulatorSession, setting: str) -> None:
+    value = "00000000-0000-0000-0000-00000000dead" if setting == "subscriptionId" else "nothere"
+    driver = AksDriver(aks.cluster_spec(**{setting: value}))
+    with pytest.raises(ClusterNotFoundError, match=value) as raised:
+        driver.list()
+    assert "check clusterName, resourceGroup and subscriptionId" in str(raised.value)
     assert [e.status for e in aks.request_log.entries] == [404]
 
 
