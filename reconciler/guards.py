@@ -52,12 +52,29 @@ def guard_errors(desired: DesiredState, live: Sequence[NodePool], creates: Seque
     ]
     errors += _spot_system_errors(updates)
     errors += _system_node_errors(updates)
-    total = len(live) + len(creates) - len(deletes)
-    if total > caps.max_pools:
-        errors.append(PlanError(None, None, None, None,
-                                f"the cluster would have {total} node pools (live and new);"
-                                f" the provider allows at most {caps.max_pools}"))
+    errors += _windows_system_errors(creates, updates)
+    errors += _pool_limit_errors(live, creates, deletes, caps)
     return errors + _system_pool_errors(desired, live, creates, updates, deletes)
+
+
+def _pool_limit_errors(live: Sequence[NodePool], creates: Sequence[Action],
+                       deletes: Sequence[Action], caps: Capabilities) -> list[PlanError]:
+    """The limit counted the way apply runs: every create happens before any delete."""
+    peak = len(live) + len(creates)
+    if peak <= caps.max_pools:
+        return []
+    after = peak - len(deletes)
+    if after > caps.max_pools:
+        return [PlanError(None, None, None, None,
+                          f"the cluster would have {after} node pools (live and new); the"
+                          f" provider allows at most {caps.max_pools}")]
+    removed = ", ".join(f"'{action.pool}'" for action in deletes[:3])
+    more = f" and {len(deletes) - 3} more" if len(deletes) > 3 else ""
+    return [PlanError(None, None, None, None,
+                      f"the cluster would reach {peak} node pools while creating (apply creates"
+                      f" new pools before it deletes old ones); the provider allows at most"
+                      f" {caps.max_pools}: apply in two steps, first without the new pools"
+                      f" (deleting {removed}{more}), then with them")]
 
 
 def _effective_updates(updates: Sequence[Action]) -> Iterator[tuple[Action, str, str]]:
@@ -86,6 +103,25 @@ def _system_node_errors(updates: Sequence[Action]) -> list[PlanError]:
                                     f" system pools need at least 1 node: set {field} to 1 or"
                                     " more"))
     return errors
+
+
+def _windows_system_errors(creates: Sequence[Action],
+                           updates: Sequence[Action]) -> list[PlanError]:
+    """System pools run Linux; the OS may come from the file or from the live pool."""
+    errors = []
+    for action in (*creates, *updates):
+        desired, live = action.desired, action.live
+        mode = str((desired.mode if desired else None) or (live.mode if live else "")).lower()
+        os_type = _aks_value(desired, "osType") or _aks_value(live, "osType")
+        if mode == "system" and str(os_type).lower() == "windows":
+            errors.append(PlanError(action.pool, "mode", live.mode if live else None, "system",
+                                    f"'{action.pool}' is a Windows pool and system pools must"
+                                    " run Linux; add a Linux pool with mode: system"))
+    return errors
+
+
+def _aks_value(pool: NodePool | None, key: str) -> object:
+    return ((pool.extensions or {}).get("aks") or {}).get(key) if pool is not None else None
 
 
 def _spot_system_errors(updates: Sequence[Action]) -> list[PlanError]:

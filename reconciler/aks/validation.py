@@ -54,8 +54,11 @@ def check_name(name: str, os_type: str | None) -> None:
 
 
 def check_pool(name: str, props: dict[str, Any]) -> None:
-    """Rules every stored pool satisfies: spot is User-only, counts, autoscaler bounds."""
+    """Rules every stored pool satisfies: spot and Windows are User-only, counts, bounds."""
     system = props.get("mode") == "System"
+    if system and props.get("osType") == "Windows":
+        raise invalid(f"The agent pool '{name}' cannot be a System pool: System agent pools "
+                      "must run Linux (osType Linux).")
     if system and props.get("scaleSetPriority") == "Spot":
         raise invalid(f"The agent pool '{name}' cannot be a Spot pool in System mode: "
                       "Spot agent pools must be User mode pools.")
