@@ -29,6 +29,7 @@ class ReconcilerGroup(click.Group):
         # Every byte printed passes redaction: no expanded ${VAR} value or token shows.
         streams = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = RedactingStream(sys.stdout), RedactingStream(sys.stderr)
+        _configure_logging()
         try:
             code = self._run(*args, **kwargs)
         finally:
@@ -39,17 +40,40 @@ class ReconcilerGroup(click.Group):
         try:
             code = super().main(*args, **kwargs)
         except click.UsageError as exc:
-            exc.show()
+            _inert(exc).show()
             code = EXIT_USAGE
         except click.Abort:  # click turns Ctrl-C (KeyboardInterrupt) and EOF into Abort
             click.echo("Aborted.", err=True)
             code = EXIT_INTERRUPTED
         except click.ClickException as exc:
-            exc.show()
+            _inert(exc).show()
             code = 1
         except Exception as exc:  # noqa: BLE001 - every error becomes one line, never a traceback
             code = _report_error(exc)
         return code
+
+
+def _inert(exc: click.ClickException) -> click.ClickException:
+    """``exc`` with its message (it may quote a file name) made inert for a terminal."""
+    from reconciler.escape import terminal
+
+    exc.message = terminal(exc.message)
+    return exc
+
+
+def _configure_logging() -> None:
+    """Libraries' log lines only on request: RECONCILER_LOG=debug (credentials scrubbed).
+
+    Without it, azure-identity's multi-line warnings (each credential it tried) would
+    print before our one-line error; the error carries the remedy instead.
+    """
+    import logging
+
+    if os.environ.get("RECONCILER_LOG", "").lower() == "debug":
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
+                            format="%(levelname)s %(name)s: %(message)s")
+    else:
+        logging.getLogger("azure").addHandler(logging.NullHandler())
 
 
 def _report_error(exc: Exception) -> int:
@@ -85,7 +109,7 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path())
 def validate(files: tuple[str, ...]) -> int:
     """Check desired-state FILES against the schema and the rules; offline.
 
@@ -97,7 +121,7 @@ def validate(files: tuple[str, ...]) -> int:
       reconciler validate clusters/*.yaml
     """
     from reconciler.desired import load_desired
-    from reconciler.diagnostics import InvalidDocument
+    from reconciler.diagnostics import InvalidDocument, printable
 
     failed = False
     for file in files:
@@ -110,20 +134,24 @@ def validate(files: tuple[str, ...]) -> int:
             continue
         for note in desired.notes:
             click.echo(note.format(), err=True)
-        click.echo(f"{file}: valid ({len(desired.pools)} node pools)")
+        click.echo(printable(f"{file}: valid ({len(desired.pools)} node pools)"))
     return 1 if failed else 0
 
 
 @cli.command()
-@click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--out", "out", type=click.Path(dir_okay=False),
+@click.argument("file", type=click.Path())
+@click.option("--out", "out", type=click.Path(),
               help="Save the plan (JSON) to apply later with `reconciler apply PLAN`.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
               show_default=True,
               help="text for people, json for scripts, markdown for a pull-request comment.")
 @click.option("--detailed-exitcode", is_flag=True,
               help="Exit 2 when the plan has changes, 0 when it has none (1 stays an error).")
-def plan(file: str, out: str | None, fmt: str, detailed_exitcode: bool) -> int:
+@click.option("--unmanaged-is-drift", is_flag=True,
+              help="With --detailed-exitcode: live pools that are neither listed nor owned "
+                   "(added by hand) also exit 2, for drift checks.")
+def plan(file: str, out: str | None, fmt: str, detailed_exitcode: bool,
+         unmanaged_is_drift: bool) -> int:
     """List the live pools of FILE's cluster and print what apply would change.
 
     Nothing is written to the cluster. The markdown format starts with the hidden line
@@ -136,6 +164,7 @@ def plan(file: str, out: str | None, fmt: str, detailed_exitcode: bool) -> int:
       reconciler plan pools.yaml --format json | jq .summary
       reconciler plan pools.yaml --detailed-exitcode --format markdown --out plan.json > plan.md
       reconciler plan pools.yaml --detailed-exitcode || [ $? -eq 2 ]   # drift check
+      reconciler plan pools.yaml --detailed-exitcode --unmanaged-is-drift
     """
     from reconciler.app import plan_file
     from reconciler.render import renderer
@@ -144,19 +173,23 @@ def plan(file: str, out: str | None, fmt: str, detailed_exitcode: bool) -> int:
     if out:
         check_plan_out(out, file)  # before any work: never overwrite an input
     planned = plan_file(file)
+    _print_notes(planned)
     click.echo(renderer(fmt, color=_color())(planned.plan), nl=False)
     if not planned.plan.ok:
         return 1
     if out:
         write_saved_plan(out, planned.plan, planned.desired)
-        click.echo(f"Saved plan to {out}; apply it with: reconciler apply {out} --file {file}",
-                   err=True)
-    return 2 if detailed_exitcode and planned.plan.has_changes else 0
+        from reconciler.escape import terminal
+
+        click.echo(terminal(f"Saved plan to {out}; apply it with: reconciler apply {out}"
+                            f" --file {file}"), err=True)
+    drift = planned.plan.has_changes or (unmanaged_is_drift and bool(planned.plan.unmanaged))
+    return 2 if detailed_exitcode and drift else 0
 
 
 @cli.command()
-@click.argument("target", metavar="FILE|PLAN", type=click.Path(dir_okay=False))
-@click.option("--file", "-f", "desired_file", type=click.Path(dir_okay=False),
+@click.argument("target", metavar="FILE|PLAN", type=click.Path())
+@click.option("--file", "-f", "desired_file", type=click.Path(),
               help="With a saved PLAN: the desired-state file it was made from (default: the "
                    "path the plan records, relative to the current folder).")
 @click.option("--yes", "-y", is_flag=True, help="Apply without asking for confirmation.")
@@ -188,12 +221,29 @@ def apply(target: str, desired_file: str | None, yes: bool, parallelism: int) ->
     return _apply(planned, yes, parallelism)
 
 
+def _print_notes(planned: Any) -> None:
+    """Warnings from the file, and protect names that match no pool, listed or live."""
+    from reconciler.escape import terminal
+
+    for note in planned.desired.notes:
+        click.echo(note.format(), err=True)
+    flagged = {planned.desired.protect[note.path[2]] for note in planned.desired.notes
+               if note.path[:2] == ("policy", "protect")}
+    known = {pool.name for pool in (*planned.desired.pools, *planned.live)} | flagged
+    for name in planned.desired.protect:
+        if name not in known:
+            click.echo(terminal(f"warning: policy.protect names '{name}', which matches no"
+                                " pool listed or in the cluster"), err=True)
+
+
 def _apply(planned: Any, yes: bool, parallelism: int) -> int:
+    from reconciler.diagnostics import printable
     from reconciler.executor import deferred_interrupts, execute
     from reconciler.progress import LineEvents, LiveEvents, report_text
     from reconciler.render.text import render_text
 
     plan = planned.plan
+    _print_notes(planned)
     click.echo(render_text(plan, color=_color()), nl=False)
     if not plan.ok:
         return 1
@@ -205,7 +255,7 @@ def _apply(planned: Any, yes: bool, parallelism: int) -> int:
                        " terminal", err=True)
             return 1
         if not click.confirm(f"Apply {len(plan.actions)} action(s) to cluster"
-                             f" '{plan.cluster}'?", default=False):
+                             f" '{printable(plan.cluster)}'?", default=False):
             click.echo("Apply cancelled; nothing was changed.", err=True)
             return 1
     # From the first write until the report is printed, Ctrl-C only stops new actions.
@@ -222,7 +272,7 @@ def _apply(planned: Any, yes: bool, parallelism: int) -> int:
 
 
 @cli.command()
-@click.argument("plan_path", metavar="PLAN", type=click.Path(dir_okay=False))
+@click.argument("plan_path", metavar="PLAN", type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
               show_default=True,
               help="text for people, json for scripts, markdown for a pull-request comment.")
@@ -250,7 +300,7 @@ def show(plan_path: str, fmt: str) -> int:
 
 
 @cli.command(name="list")
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Output format.")
 def list_pools(file: str, fmt: str) -> int:
@@ -261,17 +311,19 @@ def list_pools(file: str, fmt: str) -> int:
       reconciler list pools.yaml --format json
     """
     from reconciler.desired import load_desired
+    from reconciler.naturalsort import natural_key
     from reconciler.providers import driver_for
     from reconciler.render.pools import pools_json, pools_text
 
-    pools = driver_for(load_desired(file).cluster).list()
+    pools = sorted(driver_for(load_desired(file).cluster).list(),
+                   key=lambda pool: natural_key(pool.name))  # pool2 before pool10
     click.echo((pools_json if fmt == "json" else pools_text)(pools), nl=False)
     return 0
 
 
 @cli.command()
-@click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--output", "-o", type=click.Path(dir_okay=False),
+@click.argument("file", type=click.Path())
+@click.option("--output", "-o", type=click.Path(),
               help="Write to this file instead of standard output; an existing file is "
                    "refreshed in place, keeping its comments.")
 @click.option("--schema", "schema_ref", metavar="PATH|URL",
@@ -300,7 +352,7 @@ def export(file: str, output: str | None, schema_ref: str | None) -> int:
 
     from reconciler.atomicwrite import write_atomic
     from reconciler.desired import load_desired
-    from reconciler.export import ExportHeader, export_text, schema_ref_for
+    from reconciler.export import ExportHeader, export_text, read_base, schema_ref_for
     from reconciler.providers import driver_for
     from reconciler.redact import redact
 
@@ -308,17 +360,21 @@ def export(file: str, output: str | None, schema_ref: str | None) -> int:
     driver = driver_for(desired.cluster)
     target = Path(output) if output else None
     base = target if target is not None and target.exists() else Path(file)
-    base_text = base.read_text(encoding="utf-8-sig")
+    base_text, style = read_base(base)
     header = ExportHeader(desired.cluster.name, desired.cluster.provider, __version__,
                           datetime.now(UTC),
                           schema_ref or schema_ref_for(target, base_text, base.parent))
+    # Folders as the local provider resolves a relative stateFile: the file's real folder.
     text = export_text(base_text, driver.list(), driver.capabilities, header,
-                       base_dir=base.parent, out_dir=target.parent if target else Path.cwd())
+                       base_dir=base.resolve().parent,
+                       out_dir=(target.parent if target else Path.cwd()).resolve())
     if target is None:
-        click.echo(text, nl=False)
+        click.echo(style.apply(text, bom=False), nl=False)
         return 0
-    write_atomic(target, redact(text), make_parents=True)
-    click.echo(f"Wrote {output}", err=True)
+    write_atomic(target, style.apply(redact(text)), make_parents=True)
+    from reconciler.escape import terminal
+
+    click.echo(terminal(f"Wrote {output}"), err=True)
     return 0
 
 
@@ -338,7 +394,7 @@ def schema() -> int:
 
 @cli.command()
 @click.argument("topic", type=click.Choice(["format", "commands"]))
-@click.option("--output", "-o", type=click.Path(dir_okay=False),
+@click.option("--output", "-o", type=click.Path(),
               help="Write to this file instead of standard output.")
 @click.option("--check", is_flag=True,
               help="Write nothing; exit 1 when --output differs from what would be written.")

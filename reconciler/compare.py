@@ -34,7 +34,7 @@ def desired_view(pool: NodePool, caps: Capabilities) -> dict[str, Any]:
     if pool.labels is not None:
         view["labels"] = user_labels(pool.labels, caps)
     if pool.autoscaling is not None:
-        view["autoscaling"] = _scaling_view(pool.autoscaling, pool.autoscaling.enabled)
+        view["autoscaling"] = _desired_scaling_view(pool.autoscaling)
     if pool.extensions:
         view["extensions"] = {provider: {key: _extension_value(key, value)
                                          for key, value in fields.items()}
@@ -55,8 +55,9 @@ def live_view(pool: NodePool, shape: dict[str, Any], caps: Capabilities) -> dict
     if "labels" in shape:
         view["labels"] = user_labels(pool.labels or {}, caps)
     if "autoscaling" in shape:
-        view["autoscaling"] = _scaling_view(pool.autoscaling or Autoscaling(),
-                                            shape["autoscaling"]["enabled"])
+        view["autoscaling"] = {key: value for key, value in _scaling_view(
+            pool.autoscaling or Autoscaling(), shape["autoscaling"]["enabled"]).items()
+            if key in shape["autoscaling"]}
     if "extensions" in shape:
         view["extensions"] = _live_extensions(pool, shape["extensions"])
     return whole_numbers(view)
@@ -188,6 +189,14 @@ def _scaling_view(scaling: Autoscaling, enabled: bool | None) -> dict[str, Any]:
     if enabled:
         return {"enabled": bool(scaling.enabled), "min": scaling.min, "max": scaling.max}
     return {"enabled": bool(scaling.enabled), "desired": scaling.desired}
+
+
+def _desired_scaling_view(scaling: Autoscaling) -> dict[str, Any]:
+    """As the file says it; autoscaling off without a count keeps the live count."""
+    view = _scaling_view(scaling, scaling.enabled)
+    if not scaling.enabled and scaling.desired is None:
+        del view["desired"]
+    return view
 
 
 def without_provider_noise(key: str, value: Any) -> Any:

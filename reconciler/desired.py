@@ -48,8 +48,8 @@ def load_desired(file: str | FsPath, *, expand: bool = True) -> DesiredState:
     references = settings_references(doc)
     unset = [Diagnostic(doc.location(path), path,
                         f"environment variable '{name}' is not set" if expand else
-                        f"note: environment variable '{name}' is not set; plan and apply"
-                        " will need it", severity="error" if expand else "note")
+                        f"environment variable '{name}' is not set; plan and apply will"
+                        " need it", severity="error" if expand else "note")
              for path, names in references.items() for name in names
              if not _lookup(name, os.environ) and not _has_default(doc, path, name)]
     problems = [d for d in unset if d.severity == "error"]
@@ -59,11 +59,13 @@ def load_desired(file: str | FsPath, *, expand: bool = True) -> DesiredState:
     unchecked = set(references) if problems or not expand else set()
     problems += [d for d in schema_diagnostics(doc) if d.path not in unchecked]
     # Semantic checks run beside schema errors so one run reports everything; they guard types.
-    problems += semantic_diagnostics(doc, _capabilities(doc.data))
+    semantic = semantic_diagnostics(doc, _capabilities(doc.data))
+    problems += [d for d in semantic if d.severity == "error"]
     if problems:
         raise InvalidDocument(problems)
     desired = _build(doc, FsPath(file))
-    notes = tuple(d for d in unset if d.severity == "note")
+    notes = tuple(sorted((d for d in (*unset, *semantic) if d.severity != "error"),
+                         key=lambda d: (d.location, d.message)))
     return replace(desired, notes=notes) if notes else desired
 
 

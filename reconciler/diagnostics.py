@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from reconciler.errors import ReconcilerError
+from reconciler.escape import terminal
 
 # A path into the document: keys and list indices, e.g. ("nodePools", 0, "autoscaling").
 Path = tuple[str | int, ...]
@@ -37,7 +37,8 @@ class Diagnostic:
         """The one-line form users see."""
         where = format_path(self.path)
         prefix = f"{self.location}: {where}" if where else str(self.location)
-        return printable(f"{prefix}: {self.message}")
+        label = "" if self.severity == "error" else f"{self.severity}: "
+        return printable(f"{prefix}: {label}{self.message}")
 
 
 class InvalidDocument(ReconcilerError):
@@ -59,10 +60,6 @@ def format_path(path: Path) -> str:
     return out
 
 
-# C0 and C1 controls and DEL: a file's bytes must never drive the user's terminal.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
 def printable(text: str) -> str:
-    """``text`` with control characters written as escapes (``\\x1b``), one line."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    """``text`` as one inert line: ``reconciler.escape.terminal`` (controls as ``\\x1b``)."""
+    return terminal(text)

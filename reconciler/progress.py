@@ -1,4 +1,10 @@
-"""Apply progress for people: a live spinner per in-flight action on a terminal, lines otherwise."""
+"""Apply progress for people: a live spinner per in-flight action on a terminal, lines otherwise.
+
+Pool names, progress messages and provider errors are untrusted (the cloud's words):
+each goes through ``reconciler.escape.terminal``, and the rich display renders
+descriptions as plain text (``markup=False``), so ``[bold]`` or ``:emoji:`` in a name
+is shown as written, never interpreted.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import sys
 import threading
 from typing import Any, TextIO
 
+from reconciler.escape import guard_lines, terminal
 from reconciler.executor import ActionResult, ApplyReport, Outcome
 from reconciler.plan import Action, ActionKind
 
@@ -23,13 +30,13 @@ class LineEvents:
 
     def _say(self, text: str) -> None:
         with self._lock:
-            print(text, file=self.stream, flush=True)
+            print(guard_lines(text), file=self.stream, flush=True)
 
     def started(self, action: Action) -> None:
-        self._say(f"  {_VERB[action.kind][0]} {action.pool} ...")
+        self._say(f"  {_VERB[action.kind][0]} {terminal(action.pool)} ...")
 
     def progress(self, action: Action, message: str) -> None:
-        self._say(f"  {_VERB[action.kind][0]} {action.pool}: {message}")
+        self._say(f"  {_VERB[action.kind][0]} {terminal(action.pool)}: {terminal(message)}")
 
     def finished(self, result: ActionResult) -> None:
         self._say(describe(result))
@@ -42,7 +49,8 @@ class LiveEvents:
         from rich.console import Console
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-        self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"),
+        # markup=False: a description is plain text, so data cannot style or hide anything.
+        self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False),
                                   TimeElapsedColumn(), console=Console(stderr=True))
         self._tasks: dict[int, Any] = {}
         self._lock = threading.Lock()
@@ -57,12 +65,12 @@ class LiveEvents:
     def started(self, action: Action) -> None:
         with self._lock:
             self._tasks[id(action)] = self._progress.add_task(
-                f"{_VERB[action.kind][0]} {action.pool}", total=None)
+                f"{_VERB[action.kind][0]} {terminal(action.pool)}", total=None)
 
     def progress(self, action: Action, message: str) -> None:
         with self._lock:
-            self._progress.update(self._tasks[id(action)],
-                                  description=f"{_VERB[action.kind][0]} {action.pool}: {message}")
+            self._progress.update(self._tasks[id(action)], description=(
+                f"{_VERB[action.kind][0]} {terminal(action.pool)}: {terminal(message)}"))
 
     def finished(self, result: ActionResult) -> None:
         with self._lock:
@@ -74,11 +82,12 @@ class LiveEvents:
 def describe(result: ActionResult) -> str:
     """``  created batch (2.1s)`` or ``  failed to create batch: <reason>``."""
     action = result.action
+    pool = terminal(action.pool)
     if result.outcome is Outcome.APPLIED:
-        return f"  {_VERB[action.kind][1]} {action.pool} ({result.seconds:.1f}s)"
+        return f"  {_VERB[action.kind][1]} {pool} ({result.seconds:.1f}s)"
     if result.outcome is Outcome.FAILED:
-        return f"  failed to {_VERB[action.kind][2]} {action.pool}: {result.error}"
-    return f"  not started: {_VERB[action.kind][2]} {action.pool}"
+        return f"  failed to {_VERB[action.kind][2]} {pool}: {terminal(result.error)}"
+    return f"  not started: {_VERB[action.kind][2]} {pool}"
 
 
 def report_text(report: ApplyReport) -> str:
@@ -93,4 +102,4 @@ def report_text(report: ApplyReport) -> str:
     lines += [describe(r) for r in report.results if r.outcome is not Outcome.APPLIED]
     if report.interrupted:
         lines.append("Actions in flight were waited for; run apply again to converge.")
-    return "\n".join(lines) + "\n"
+    return guard_lines("\n".join(lines) + "\n")

@@ -20,7 +20,11 @@ _FORMATS = {
     "maxUnavailable": "count or percentage such as 1 or 33%",
     "location": "region name such as japaneast (lowercase letters and digits)",
     "armEndpoint": "endpoint; it must start with https://",
+    "name": "name; use letters, digits, '.', '_' and '-', starting with a letter or digit",
 }
+# YAML 1.1 booleans that YAML 1.2 (and so this tool) reads as strings.
+_YAML11_BOOLEANS = {"yes": "true", "no": "false", "on": "true", "off": "false",
+                    "y": "true", "n": "false"}
 _JSON_TYPES = {dict: "mapping", list: "list", str: "string", bool: "boolean", int: "integer",
                float: "number", type(None): "null"}
 
@@ -58,7 +62,15 @@ def schema_diagnostics(doc: LocatedDocument) -> list[Diagnostic]:
             if diagnostic not in seen:
                 seen.add(diagnostic)
                 found.append(diagnostic)
-    return found
+    return _without_typo_twins(found)
+
+
+def _without_typo_twins(found: list[Diagnostic]) -> list[Diagnostic]:
+    """A misspelt required key is one error ("did you mean"), not also "missing"."""
+    suggested = {(*d.path[:-1], d.message.split("'")[3]) for d in found
+                 if d.message.startswith("unknown field") and "did you mean" in d.message}
+    return [d for d in found
+            if not (d.message.startswith("missing required field") and d.path in suggested)]
 
 
 def _diagnostics_for(error: Any, doc: LocatedDocument) -> list[Diagnostic]:
@@ -90,6 +102,9 @@ def _message(error: Any, path: Path) -> str:
         wanted = " or ".join(_type_word(t) for t in _as_list(expected))
         hint = " (quote it to make it a string)" if "string" in wanted and \
             isinstance(value, int | float | bool) else ""
+        if wanted == "boolean" and str(value).lower() in _YAML11_BOOLEANS:
+            hint = f" (write {_YAML11_BOOLEANS[str(value).lower()]}: YAML 1.2 reads {shown}" \
+                " as a string)"
         got = shown if isinstance(value, dict | list) or value is None else \
             f"{_JSON_TYPES.get(type(value), 'value')} {shown}"
         return f"expected {wanted}, got {got}{hint}"

@@ -1,4 +1,5 @@
-"""The rules a JSON Schema cannot say: cross-field, provider naming, label syntax."""
+"""The rules a JSON Schema cannot say: cross-field, provider naming, label syntax, and no
+invisible characters in any string."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from reconciler.diagnostics import Diagnostic, Path
 from reconciler.document import LocatedDocument
+from reconciler.escape import describe_char, first_unsafe
 from reconciler.model import POOL_LABEL, ZONE_LABEL
 from reconciler.providers.base import Capabilities
 from reconciler.zones import normalize_zones
@@ -22,6 +24,8 @@ WINDOWS_NAME_MAX = 6
 def semantic_diagnostics(doc: LocatedDocument, caps: Capabilities) -> list[Diagnostic]:
     """Problems in a document that has the schema's shape (types are re-checked defensively)."""
     found = list(_non_finite(doc, doc.data, ()))
+    found += _unsafe_characters(doc, doc.data, ())
+    found += _protect_names(doc, caps)
     pools = doc.data.get("nodePools")
     if not isinstance(pools, list):
         return found
@@ -35,6 +39,19 @@ def semantic_diagnostics(doc: LocatedDocument, caps: Capabilities) -> list[Diagn
     return found
 
 
+def _protect_names(doc: LocatedDocument, caps: Capabilities) -> Iterator[Diagnostic]:
+    """A protect entry that no pool can ever have protects nothing: say so (a warning)."""
+    policy = doc.data.get("policy")
+    protect = policy.get("protect") if isinstance(policy, dict) else None
+    if not isinstance(protect, list) or not caps.name_pattern:
+        return
+    for index, name in enumerate(protect):
+        if isinstance(name, str) and not re.fullmatch(caps.name_pattern, name):
+            path: Path = ("policy", "protect", index)
+            yield Diagnostic(doc.location(path), path, f"'{name}' is not a valid pool name"
+                             f" ({caps.name_rule}), so it protects nothing", severity="warning")
+
+
 def _non_finite(doc: LocatedDocument, value: Any, path: Path) -> Iterator[Diagnostic]:
     """.nan and .inf pass numeric bounds (NaN compares false) and break JSON plans."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -45,6 +62,30 @@ def _non_finite(doc: LocatedDocument, value: Any, path: Path) -> Iterator[Diagno
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from _non_finite(doc, item, (*path, index))
+
+
+def _unsafe_characters(doc: LocatedDocument, value: Any, path: Path) -> Iterator[Diagnostic]:
+    """Every key and string value, anywhere: no control, separator, bidi or other invisible
+    character (``reconciler.escape.UNSAFE``; tab and newline included). They can rewrite a
+    terminal, forge lines in a CI log or break the pull-request comment, and no name, label,
+    tag, taint or setting needs one. Comments are not data and are not checked."""
+    if isinstance(value, str):
+        yield from _unsafe_in(doc, value, path, key=False)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _unsafe_in(doc, str(key), (*path, key), key=True)
+            yield from _unsafe_characters(doc, item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _unsafe_characters(doc, item, (*path, index))
+
+
+def _unsafe_in(doc: LocatedDocument, text: str, path: Path, *, key: bool) -> Iterator[Diagnostic]:
+    char = first_unsafe(text)
+    if char is not None:
+        what = "key contains" if key else "contains"
+        yield Diagnostic(doc.location(path, key=key), path, f"{what} a {describe_char(char)}"
+                         f" (U+{ord(char):04X}); remove it")
 
 
 def _pool_count(doc: LocatedDocument, pools: list[Any], caps: Capabilities) -> Iterator[Diagnostic]:
@@ -104,6 +145,10 @@ def _check_autoscaling(pool: dict[str, Any], at: Any) -> Iterator[Diagnostic]:
                 yield Diagnostic(*at("autoscaling", key=True), f"'{bound}' is required when"
                                  " autoscaling is enabled")
         low, high = scaling.get("min"), scaling.get("max")
+        if scaling.get("desired") is not None:
+            yield Diagnostic(*at("autoscaling", "desired"), "desired is ignored while"
+                             " autoscaling is enabled (the autoscaler sets the node count)",
+                             severity="warning")
         if isinstance(low, int) and isinstance(high, int) and low > high:
             yield Diagnostic(*at("autoscaling", "min"), f"min ({low}) is greater than max"
                              f" ({high})")
@@ -112,10 +157,8 @@ def _check_autoscaling(pool: dict[str, Any], at: Any) -> Iterator[Diagnostic]:
                              f" min is {low}")
         return
     desired = scaling.get("desired")
-    if desired is None:
-        yield Diagnostic(*at("autoscaling", key=True), "'desired' is required when autoscaling"
-                         " is disabled")
-    elif system and isinstance(desired, int) and desired < 1:
+    # Without desired (or desired: null), turning autoscaling off keeps the live count.
+    if system and isinstance(desired, int) and desired < 1:
         yield Diagnostic(*at("autoscaling", "desired"), "system pools need at least 1 node;"
                          f" desired is {desired}")
 

@@ -252,3 +252,126 @@ def test_missing_plan_and_unwritable_out_are_one_line_errors(workdir: Path) -> N
     assert unwritable.exit_code == 1
     assert unwritable.stderr.strip() == ("error: cannot write nodir/p.json: folder nodir"
                                          " does not exist")
+
+
+@pytest.mark.parametrize("args", [["validate", "D"], ["plan", "D"], ["apply", "D", "--yes"],
+                                  ["list", "D"], ["export", "D"], ["show", "D"],
+                                  ["plan", "pools.yaml", "--out", "D"]])
+def test_a_folder_given_as_a_file_is_one_line_and_exit_1_not_usage(
+        workdir: Path, args: list[str]) -> None:
+    (workdir / "D").mkdir()
+    result = run(*args)
+    assert result.exit_code == 1, result.output
+    [line] = result.stderr.splitlines()
+    assert "D" in line and "Usage" not in line and "Errno" not in line
+
+
+def test_validate_is_offline_an_unset_variable_is_only_a_note(workdir: Path) -> None:
+    (workdir / "aks.yaml").write_text(
+        "apiVersion: reconciler/v1\nkind: NodePoolSet\ncluster:\n  name: prod\n"
+        "  provider: aks\n  settings:\n    subscriptionId: ${SUBSCRIPTION_FOR_TEST}\n"
+        "    resourceGroup: rg\n    clusterName: aks\n    location: ${LOCATION_FOR_TEST}\n"
+        "nodePools:\n  - {name: system, mode: system, zones: [eastus-1]}\n")
+    result = run("validate", "aks.yaml")
+    assert result.exit_code == 0, result.output
+    assert "aks.yaml: valid" in result.stdout
+    notes = result.stderr.splitlines()
+    assert len(notes) == 2 and all("note: environment variable" in n for n in notes)
+    planned = run("plan", "aks.yaml")  # talking to a provider still needs the values
+    assert planned.exit_code == 1 and "SUBSCRIPTION_FOR_TEST' is not set" in planned.stderr
+
+
+def test_a_variable_default_is_used_when_the_variable_is_unset(
+        workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = FILE.format(max=3).replace("stateFile: state.json", "stateFile: '${ST:-s1.json}'")
+    (workdir / "pools.yaml").write_text(text)
+    monkeypatch.delenv("ST", raising=False)
+    assert run("apply", "pools.yaml", "--yes").exit_code == 0
+    assert (workdir / "s1.json").exists()
+    monkeypatch.setenv("ST", "s2.json")
+    assert run("apply", "pools.yaml", "--yes").exit_code == 0
+    assert (workdir / "s2.json").exists()
+
+
+def test_plan_out_never_overwrites_an_input_or_a_file_that_is_not_a_plan(workdir: Path) -> None:
+    original = (workdir / "pools.yaml").read_text()
+    same = run("plan", "pools.yaml", "--out", "pools.yaml")
+    assert same.exit_code == 1 and "desired-state file itself" in same.stderr
+    assert same.stdout == ""  # refused before planning
+    (workdir / "notes.txt").write_text("my notes\n")
+    other = run("plan", "pools.yaml", "--out", "notes.txt")
+    assert other.exit_code == 1 and "not a saved plan" in other.stderr
+    assert (workdir / "pools.yaml").read_text() == original
+    assert (workdir / "notes.txt").read_text() == "my notes\n"
+    assert run("plan", "pools.yaml", "--out", "p.json").exit_code == 0
+    assert run("plan", "pools.yaml", "--out", "p.json").exit_code == 0  # a plan: replaced
+
+
+def test_a_credential_failure_is_one_line_with_the_remedy(workdir: Path) -> None:
+    (workdir / "aks.yaml").write_text(
+        "apiVersion: reconciler/v1\nkind: NodePoolSet\ncluster:\n  name: prod\n"
+        "  provider: aks\n  settings: {subscriptionId: 00000000-0000-0000-0000-000000000000,"
+        " resourceGroup: rg, clusterName: aks, location: eastus, auth: cli}\nnodePools: []\n")
+    env = {**os.environ, "PATH": os.path.dirname(sys.executable)}  # no Azure CLI on it
+    result = subprocess.run([sys.executable, "-m", "reconciler", "plan", "aks.yaml"],
+                            cwd=workdir, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert "could not get an Azure token with auth 'cli'" in line and "az login" in line
+
+
+def test_drift_check_can_count_pools_added_by_hand(workdir: Path) -> None:
+    assert run("apply", "pools.yaml", "--yes").exit_code == 0
+    state = json.loads((workdir / "state.json").read_text())
+    portal = dict(state["agentPools"]["batch"], name="portal")
+    portal["properties"] = dict(portal["properties"], tags={})
+    state["agentPools"]["portal"] = portal
+    (workdir / "state.json").write_text(json.dumps(state))
+    assert run("plan", "pools.yaml", "--detailed-exitcode").exit_code == 0
+    drift = run("plan", "pools.yaml", "--detailed-exitcode", "--unmanaged-is-drift")
+    assert drift.exit_code == 2 and "portal" in drift.stdout
+
+
+def test_autoscaling_off_without_a_count_keeps_the_live_count(workdir: Path) -> None:
+    text = FILE.format(max=3).replace("enabled: true, min: 1, max: 3",
+                                      "enabled: true, min: 2, max: 3")
+    (workdir / "pools.yaml").write_text(text)
+    assert run("apply", "pools.yaml", "--yes").exit_code == 0
+    (workdir / "pools.yaml").write_text(text.replace("enabled: true, min: 2, max: 3",
+                                                     "enabled: false"))
+    planned = run("plan", "pools.yaml")
+    assert "autoscaling.enabled  true -> false" in planned.stdout
+    assert "desired" not in planned.stdout
+    assert run("apply", "pools.yaml", "--yes").exit_code == 0
+    system = json.loads((workdir / "state.json").read_text())["agentPools"]["system"]
+    assert system["properties"]["count"] == 2 and not system["properties"]["enableAutoScaling"]
+    assert run("plan", "pools.yaml", "--detailed-exitcode").exit_code == 0
+
+
+def test_warnings_and_typo_hints_are_one_line_each(workdir: Path) -> None:
+    (workdir / "p.yaml").write_text(
+        "apiVersion: reconciler/v1\nkind: NodePoolSet\n"
+        "cluster: {name: demo, provider: local, settings: {stateFile: s.json}}\n"
+        "policy: {protect: [system, Bad_Name, ghost]}\nnodePools:\n"
+        "  - {name: system, mode: system, autoscaling: {enabled: true, min: 1, max: 3,"
+        " desired: 2}}\n  - {name: user1, mode: user, autoscaling: {enabeld: false}}\n"
+        "  - {name: user2, mode: user, autoscaling: {enabled: yes}}\n")
+    invalid = run("validate", "p.yaml")
+    assert invalid.exit_code == 1
+    errors = [line for line in invalid.stderr.splitlines() if "warning:" not in line]
+    assert errors == [
+        "p.yaml:7:45: nodePools[1].autoscaling.enabeld: unknown field 'enabeld' (did you mean"
+        " 'enabled'?)",
+        "p.yaml:8:54: nodePools[2].autoscaling.enabled: expected boolean, got string \"yes\""
+        " (write true: YAML 1.2 reads \"yes\" as a string)"]
+    (workdir / "p.yaml").write_text((workdir / "p.yaml").read_text()
+                                    .replace("enabeld", "enabled").replace("yes", "false"))
+    planned = run("plan", "p.yaml")
+    assert planned.exit_code == 0
+    assert planned.stderr.splitlines() == [
+        "p.yaml:4:28: policy.protect[1]: warning: 'Bad_Name' is not a valid pool name"
+        " (lowercase letter first, then up to 11 lowercase letters or digits; Windows pools at"
+        " most 6 characters), so it protects nothing",
+        "p.yaml:6:88: nodePools[0].autoscaling.desired: warning: desired is ignored while"
+        " autoscaling is enabled (the autoscaler sets the node count)",
+        "warning: policy.protect names 'ghost', which matches no pool listed or in the cluster"]

@@ -31,6 +31,13 @@ T = TypeVar("T")
 # 400 codes that are the driver's fault, not the user's input.
 PROTOCOL_CODES = ("InvalidApiVersionParameter", "MissingApiVersionParameter")
 MAX_CONFLICT_BACKOFF = 60.0
+SIGN_IN_REMEDY = {
+    "cli": "install the Azure CLI and run `az login`, or use auth: default",
+    "default": "run `az login`, or set AZURE_CLIENT_ID, AZURE_TENANT_ID and"
+               " AZURE_FEDERATED_TOKEN_FILE (workload identity) or AZURE_CLIENT_SECRET,"
+               " or run where a managed identity is assigned",
+    "token": "set AZURE_ACCESS_TOKEN to a valid ARM token",
+}
 
 
 def aks_error(err: HttpResponseError) -> tuple[str, str]:
@@ -75,8 +82,9 @@ def map_error(err: Exception, *, action: str, pool: str, auth: str,
     """
     where = f"{action} pool '{pool}'" if pool else action
     if isinstance(err, ClientAuthenticationError) and err.response is None:
-        return AuthError(f"could not get an Azure token with auth '{auth}': "
-                         f"{_first_line(err.message)}")
+        return AuthError(f"could not get an Azure token with auth '{auth}':"
+                         f" {_first_line(err.message)}; {SIGN_IN_REMEDY.get(auth, '')}"
+                         " (RECONCILER_LOG=debug shows each credential's answer)")
     if isinstance(err, HttpResponseError) and err.status_code is not None:
         return _from_status(err, where, pool, auth)
     if isinstance(err, ServiceRequestError | ServiceResponseError):

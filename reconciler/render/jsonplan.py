@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from reconciler.escape import json_text
 from reconciler.plan import Action, ActionKind, FieldChange, Plan, PlanError
 
 FORMAT_VERSION = "1"
@@ -50,5 +51,5 @@ def plan_from_json(document: dict[str, Any]) -> Plan:
 
 
 def render_json(plan: Plan) -> str:
-    """Pretty JSON with a trailing newline."""
-    return json.dumps(plan_to_json(plan), indent=2, ensure_ascii=False) + "\n"
+    """Pretty JSON with a trailing newline; invisible characters \\u-escaped (``json_text``)."""
+    return json_text(json.dumps(plan_to_json(plan), indent=2, ensure_ascii=False)) + "\n"

@@ -4,11 +4,24 @@ collapsible field diff per pool; cut, with a notice, to fit one GitHub comment.
 The first line is a hidden marker, ``<!-- reconciler-plan:<cluster> -->``, so a CI job can
 find and update its own comment instead of adding a new one on every push. It is part of
 the public contract (docs/ci.md): keep it stable.
+
+Every interpolated string is untrusted (file, cloud, or a saved plan given to ``show``)
+and goes through ``reconciler.escape`` (see its docstring for the rules): names, fields
+and values are ``markdown_code`` spans, prose (provider, reasons, error messages) is
+``markdown_text``, and the pool name in ``<summary><code>`` and the cluster name in the
+marker comment are ``html_text``. Control, separator, bidi and other invisible
+characters are shown as ``\\x0d``-style escapes, so no value can end a line, a table row
+or the marker comment, and no value can open HTML, a link, a mention or a reference.
+Long values are cut between escapes, never inside one; rows are dropped whole.
 """
 
 from __future__ import annotations
 
+import re
+
+from reconciler.escape import guard_lines, html_text, markdown_code, markdown_text, visible
 from reconciler.plan import Action, ActionKind, Plan, PlanError
+from reconciler.redact import redact
 from reconciler.render.values import show
 
 MARKER = "<!-- reconciler-plan:{cluster} -->"
@@ -16,12 +29,13 @@ COMMENT_LIMIT = 65_536  # GitHub's limit for one comment, in characters
 RESERVED = 2_000  # room for the truncation notice and a CI job's own text around the plan
 MAX_VALUE = 500  # longest value shown in a cell; longer ones are shortened in place
 _ICON = {ActionKind.CREATE: "➕", ActionKind.UPDATE: "✏️", ActionKind.DELETE: "➖"}
-_MARKDOWN_PUNCTUATION = "\\`*_[]|"
+# One displayed unit of a value: an escape (JSON's or ours) or a single character.
+_UNIT = re.compile(r"\\(?:U[0-9a-fA-F]{8}|u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|.)|.", re.DOTALL)
 
 
 def plan_marker(cluster: str) -> str:
     """The hidden first line that identifies this cluster's plan comment."""
-    return MARKER.format(cluster=_html(cluster).replace("\n", " "))
+    return MARKER.format(cluster=html_text(cluster))
 
 
 def render_markdown(plan: Plan, *, limit: int = COMMENT_LIMIT) -> str:
@@ -49,7 +63,7 @@ def render_markdown(plan: Plan, *, limit: int = COMMENT_LIMIT) -> str:
         break
     if budget.cut:
         budget.take(_notice(budget.cut), force=True)
-    return budget.text().rstrip("\n") + "\n"
+    return guard_lines(budget.text().rstrip("\n") + "\n")
 
 
 class _Budget:
@@ -134,7 +148,7 @@ def _add_summary(budget: _Budget, plan: Plan) -> None:
 def _add_details(budget: _Budget, action: Action) -> int:
     """One collapsible block, whole or cut short; returns how many field rows it shows."""
     created = action.kind is ActionKind.CREATE
-    head = (f"<details><summary>{_ICON[action.kind]} <code>{_html(action.pool)}</code>:"
+    head = (f"<details><summary>{_ICON[action.kind]} <code>{html_text(action.pool)}</code>:"
             f" {action.kind.value}, {_count(len(action.changes), 'field')}</summary>\n\n"
             + ("| field | value |\n|---|---|\n" if created else
                "| field | before | after |\n|---|---|---|\n"))
@@ -177,32 +191,31 @@ def _value(value: object) -> str:
     """A field value in a code span; unset is an italic word, long values are shortened."""
     if value is None:
         return "*unset*"
-    text = show(value)
+    text = visible(redact(show(value)))
     if len(text) <= MAX_VALUE:
         return _code_span(text)
-    return f"{_code_span(text[:MAX_VALUE])} … ({len(text) - MAX_VALUE} more characters)"
+    kept = _cut(text, MAX_VALUE)
+    return f"{_code_span(kept)} … ({len(text) - len(kept)} more characters)"
+
+
+def _cut(text: str, limit: int) -> str:
+    """The longest start of ``text`` of at most ``limit`` characters ending between escapes."""
+    end = 0
+    for unit in _UNIT.finditer(text):
+        if unit.end() > limit:
+            break
+        end = unit.end()
+    return text[:end]
 
 
 def _code_span(text: object) -> str:
-    """``text`` as inline code that survives tables: the fence outgrows any backtick run."""
-    raw = str(text).replace("\n", " ").replace("|", "\\|")
-    longest = run = 0
-    for char in raw:
-        run = run + 1 if char == "`" else 0
-        longest = max(longest, run)
-    fence = "`" * (longest + 1)
-    pad = " " if raw.startswith("`") or raw.endswith("`") else ""
-    return f"{fence}{pad}{raw}{pad}{fence}"
+    """``text`` as an inert code span that survives tables (``reconciler.escape``)."""
+    return markdown_code(text)
 
 
 def _text(text: object) -> str:
-    """User text as plain Markdown: no markup, no HTML, no table breaks."""
-    escaped = _html(str(text).replace("\n", " "))
-    return "".join(f"\\{char}" if char in _MARKDOWN_PUNCTUATION else char for char in escaped)
-
-
-def _html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """User text as inert Markdown prose (``reconciler.escape``)."""
+    return markdown_text(text)
 
 
 def _count(number: int, noun: str) -> str:

@@ -1,4 +1,8 @@
-"""Views of live pools for ``reconciler list``."""
+"""Views of live pools for ``reconciler list``.
+
+Live values come from the cloud: text cells go through ``reconciler.escape.terminal``
+(columns are aligned on the escaped text), JSON through ``reconciler.escape.json_text``.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +10,26 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from reconciler.escape import guard_lines, json_text, pad, terminal, width
 from reconciler.model import NodePool, pool_to_dict
 
 
 def pools_json(pools: Sequence[NodePool]) -> str:
     """Live pools in the model's terms, with the ownership marker."""
     rows: list[dict[str, Any]] = [{**pool_to_dict(p), "managed": bool(p.managed)} for p in pools]
-    return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
+    return json_text(json.dumps(rows, indent=2, ensure_ascii=False)) + "\n"
 
 
 def pools_text(pools: Sequence[NodePool]) -> str:
     """A table: name, mode, instance type, zones, nodes, priority, managed, state."""
     header = ("NAME", "MODE", "INSTANCE TYPE", "ZONES", "NODES", "PRIORITY", "MANAGED", "STATE")
     rows = [header] + [_row(p) for p in sorted(pools, key=lambda p: str(p.name))]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+    widths = [max(width(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(pad(cell, w) for cell, w in zip(row, widths, strict=True)).rstrip()
              for row in rows]
     if not pools:
         lines.append("(no node pools)")
-    return "\n".join(lines) + "\n"
+    return guard_lines("\n".join(lines) + "\n")
 
 
 def _row(pool: NodePool) -> tuple[str, ...]:
@@ -34,6 +39,7 @@ def _row(pool: NodePool) -> tuple[str, ...]:
     else:
         nodes = str(scaling.desired) if scaling and scaling.desired is not None else "-"
     status = pool.status.provisioning_state if pool.status else None
-    return (str(pool.name), pool.mode or "-", pool.instance_type or "-",
-            ",".join(pool.zones or ()) or "-", nodes, pool.priority or "-",
-            "yes" if pool.managed else "no", status or "-")
+    cells = (str(pool.name), pool.mode or "-", pool.instance_type or "-",
+             ",".join(pool.zones or ()) or "-", nodes, pool.priority or "-",
+             "yes" if pool.managed else "no", status or "-")
+    return tuple(terminal(cell) or "-" for cell in cells)

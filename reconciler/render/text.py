@@ -1,4 +1,9 @@
-"""The terminal view: + create, ~ update, - delete, before -> after per field."""
+"""The terminal view: + create, ~ update, - delete, before -> after per field.
+
+Every name, value, reason and message is untrusted and goes through
+``reconciler.escape.terminal``: controls, separators and bidi characters are shown as
+escapes and no line can start a CI workflow command.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from collections.abc import Callable
 
 import click
 
+from reconciler.escape import guard_lines, pad, terminal, width
 from reconciler.plan import Action, ActionKind, Plan
 from reconciler.render.values import show
 
@@ -18,36 +24,46 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
     def paint(text: str, fg: str, bold: bool = False) -> str:
         return click.style(text, fg=fg, bold=bold) if color else text
 
-    lines = [f"Plan for cluster '{plan.cluster}' ({plan.provider})", ""]
+    lines = [f"Plan for cluster '{terminal(plan.cluster)}' ({terminal(plan.provider)})", ""]
     if plan.errors:
         lines.append(paint("Errors: this plan cannot be applied", "red", bold=True))
         for error in plan.errors:
-            where = ": ".join(p for p in (error.pool, error.field) if p)
-            change = (f" ({show(error.before)} -> {show(error.after)})"
+            where = ": ".join(terminal(p) for p in (error.pool, error.field) if p)
+            change = (f" ({_show(error.before)} -> {_show(error.after)})"
                       if error.before is not None or error.after is not None else "")
-            lines.append(paint(f"  ! {where}{change}: {error.message}" if where
-                               else f"  ! {error.message}", "red"))
+            message = terminal(error.message)
+            lines.append(paint(f"  ! {where}{change}: {message}" if where
+                               else f"  ! {message}", "red"))
         lines.append("")
     for action in plan.actions:
         lines.extend(_action_lines(action, paint))
     if plan.unmanaged:
-        lines += [f"Unmanaged pools, left alone: {', '.join(plan.unmanaged)}", ""]
+        lines += [f"Unmanaged pools, left alone: {_names(plan.unmanaged)}", ""]
     if plan.kept:
-        lines += [f"Owned but not listed, kept (policy.prune: none): {', '.join(plan.kept)}",
-                  ""]
+        lines += [f"Owned but not listed, kept (policy.prune: none): {_names(plan.kept)}", ""]
     lines.append(paint(_summary_line(plan), "cyan" if plan.ok else "red", bold=True))
-    return "\n".join(lines) + "\n"
+    return guard_lines("\n".join(lines) + "\n")
+
+
+def _names(names: tuple[str, ...]) -> str:
+    return ", ".join(terminal(name) for name in names)
+
+
+def _show(value: object) -> str:
+    return terminal(show(value))
 
 
 def _action_lines(action: Action, paint: Callable[..., str]) -> list[str]:
     mark, fg = _MARK[action.kind]
-    head = f"  {mark} {action.kind.value} {action.pool}"
-    lines = [paint(head, fg, bold=True) + (f"  ({action.reason})" if action.reason else "")]
-    width = max((len(c.field) for c in action.changes), default=0)
-    for change in action.changes:
-        value = show(change.after) if action.kind is ActionKind.CREATE else \
-            f"{show(change.before)} -> {show(change.after)}"
-        lines.append(f"      {change.field.ljust(width)}  {value}")
+    head = f"  {mark} {action.kind.value} {terminal(action.pool)}"
+    lines = [paint(head, fg, bold=True)
+             + (f"  ({terminal(action.reason)})" if action.reason else "")]
+    fields = [terminal(c.field) for c in action.changes]
+    columns = max((width(field) for field in fields), default=0)
+    for field, change in zip(fields, action.changes, strict=True):
+        value = _show(change.after) if action.kind is ActionKind.CREATE else \
+            f"{_show(change.before)} -> {_show(change.after)}"
+        lines.append(f"      {pad(field, columns)}  {value}")
     return [*lines, ""]
 
 
