@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import os
 import re
@@ -12,7 +13,7 @@ from typing import Any
 from reconciler.diagnostics import Diagnostic, InvalidDocument, Path
 from reconciler.document import LocatedDocument, load_document
 from reconciler.model import NodePool, pool_from_dict
-from reconciler.providers import capabilities_for
+from reconciler.providers import DRIVERS, capabilities_for
 from reconciler.providers.base import Cluster
 from reconciler.redact import remember
 from reconciler.schema import schema_diagnostics
@@ -121,7 +122,11 @@ def _capabilities(data: dict[str, Any]) -> Any:
     settings = cluster.get("settings") if isinstance(cluster.get("settings"), dict) else {}
     # An unexpanded location (validate) is unknown rather than wrong.
     known = {k: v for k, v in settings.items() if not (isinstance(v, str) and "${" in v)}
-    return capabilities_for(str(cluster.get("provider", "")), known)
+    provider = str(cluster.get("provider", "local"))
+    # A misspelt provider is reported by the schema; the pools are still checked, by the
+    # rules of the provider it most likely means, so one run reports everything.
+    close = difflib.get_close_matches(provider, list(DRIVERS), n=1)
+    return capabilities_for(provider if provider in DRIVERS or not close else close[0], known)
 
 
 def _build(doc: LocatedDocument, file: FsPath) -> DesiredState:

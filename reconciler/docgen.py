@@ -135,7 +135,7 @@ def _enum(options: list[Any]) -> str:
     unique: dict[str, Any] = {}
     for option in options:
         unique.setdefault(str(option).lower(), option)
-    any_case = " (any case)" if len(unique) < len(options) else ""
+    any_case = " (or capitalised)" if len(unique) < len(options) else ""
     return "one of " + ", ".join(_literal(o) for o in unique.values()) + any_case
 
 

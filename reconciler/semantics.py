@@ -17,7 +17,8 @@ from reconciler.zones import normalize_zones
 
 _LABEL_NAME = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_ZONE = re.compile(r"^(?:(?P<region>[a-z0-9]+)-)?(?P<n>[0-9]+)$")
+# One zone grammar: a zone number 1, 2, 3... (no leading zero), alone or as <region>-<n>.
+_ZONE = re.compile(r"^(?:(?P<region>[a-z][a-z0-9]*)-)?(?P<n>[1-9][0-9]*)$")
 WINDOWS_NAME_MAX = 6
 
 
@@ -164,14 +165,28 @@ def _check_autoscaling(pool: dict[str, Any], at: Any) -> Iterator[Diagnostic]:
 
 
 def _check_zones(zones: list[Any], caps: Capabilities, at: Any) -> Iterator[Diagnostic]:
+    seen: dict[str, Any] = {}
     for index, zone in enumerate(zones):
+        if isinstance(zone, bool) or not isinstance(zone, str | int):
+            continue  # the schema reports the type
         match = _ZONE.fullmatch(str(zone))
         if match is None:
-            yield Diagnostic(*at("zones", index), f"invalid zone '{zone}': expected"
-                             " <region>-<n> such as japaneast-1, or a zone number")
-        elif match["region"] and caps.location and match["region"] != caps.location:
+            yield Diagnostic(*at("zones", index), f"invalid zone {_shown(zone)}: expected a"
+                             " zone number such as 1 (no leading zero), or <region>-<n> such"
+                             " as japaneast-1")
+            continue
+        if match["region"] and caps.location and match["region"] != caps.location:
             yield Diagnostic(*at("zones", index), f"zone '{zone}' is not in the cluster's"
                              f" location '{caps.location}'")
+        number = match["n"]
+        if number in seen and seen[number] != zone:  # the same value twice: the schema says
+            yield Diagnostic(*at("zones", index), f"zone {number} is listed twice"
+                             f" ({_shown(seen[number])} and {_shown(zone)})")
+        seen.setdefault(number, zone)
+
+
+def _shown(zone: Any) -> str:
+    return str(zone) if isinstance(zone, int) else f"'{zone}'"
 
 
 def _check_labels(pool: dict[str, Any], caps: Capabilities, at: Any) -> Iterator[Diagnostic]:
