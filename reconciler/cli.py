@@ -134,7 +134,8 @@ def validate(files: tuple[str, ...]) -> int:
             continue
         for note in desired.notes:
             click.echo(note.format(), err=True)
-        click.echo(printable(f"{file}: valid ({len(desired.pools)} node pools)"))
+        count = len(desired.pools)
+        click.echo(printable(f"{file}: valid ({count} node pool{'' if count == 1 else 's'})"))
     return 1 if failed else 0
 
 

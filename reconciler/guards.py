@@ -149,13 +149,23 @@ def _system_pool_errors(desired: DesiredState, live: Sequence[NodePool],
     if after or not (live or creates):
         return []
     message = "the cluster must keep at least one system pool"
-    errors = [PlanError(action.pool, None, None, None,
-                        f"cannot delete '{action.pool}': it is the last system pool; {message}")
-              for action in deletes if live_mode.get(action.pool) == "system"]
-    errors += [PlanError(action.pool, "mode", "system", "user",
-                         f"'{action.pool}' is the last system pool; {message}")
-               for action in updates
+    removed = [action for action in deletes if live_mode.get(action.pool) == "system"]
+    demoted = [action for action in updates
                if live_mode.get(action.pool) == "system" and new_mode[action.pool] == "user"]
+    culprits = [action.pool for action in (*removed, *demoted)]
+
+    def why(pool: str) -> str:
+        if len(culprits) == 1:
+            return f"it is the last system pool; {message}"
+        others = ", ".join(f"'{name}'" for name in culprits if name != pool)
+        return f"with {others} also going, no system pool would be left; {message}"
+
+    errors = [PlanError(action.pool, None, None, None,
+                        f"cannot delete '{action.pool}': {why(action.pool)}")
+              for action in removed]
+    errors += [PlanError(action.pool, "mode", "system", "user",
+                         f"'{action.pool}' cannot become a user pool: {why(action.pool)}")
+               for action in demoted]
     return errors or [PlanError(None, "mode", None, None,
                                 f"{message}; set mode: system on at least one pool")]
 

@@ -9,6 +9,7 @@ from reconciler.desired import DesiredState
 from reconciler.fingerprint import live_fingerprint
 from reconciler.guards import guard_errors, immutable_errors
 from reconciler.model import OWNER_TAG_KEY, OWNER_TAG_VALUE, NodePool
+from reconciler.naturalsort import natural_key
 from reconciler.plan import Action, ActionKind, FieldChange, Plan, PlanError
 from reconciler.providers.base import Capabilities
 
@@ -73,11 +74,11 @@ def _unlisted(live: Sequence[NodePool], listed: set[str | None],
     deletes: list[Action] = []
     unmanaged: list[str] = []
     kept: list[str] = []
-    for pool in sorted(live, key=lambda p: str(p.name)):
+    for pool in sorted(live, key=lambda p: natural_key(p.name)):
         if pool.name in listed:
             continue
         if prune == "all" or (prune == "owned" and pool.managed):
-            reason = "owned, no longer listed" if pool.managed else "not listed (prune: all)"
+            reason = "owned, no longer listed" if pool.managed else "not listed, prune: all"
             deletes.append(Action(ActionKind.DELETE, str(pool.name), (), reason, live=pool))
         elif not pool.managed:
             unmanaged.append(str(pool.name))

@@ -690,12 +690,12 @@ def test_validate_needs_no_azure_credentials(repo: Repo) -> None:
     code, log, _ = repo.run(github_steps("github-plan.yml")["validate"]["run"],
                             {"DESIRED_FILE": "clusters/prod.yaml"},
                             unset=("AZURE_SUBSCRIPTION_ID", *azure))
-    assert code == 0 and "clusters/prod.yaml: valid (1 node pools)" in log, log
+    assert code == 0 and "clusters/prod.yaml: valid (1 node pool)" in log, log
     [validate] = [step for step in _ado_steps(load("azure-pipelines.yml"))
                   if step.get("displayName") == "Validate"]
     code, log, _ = ado_run(repo, validate, "PullRequest", unset=("AZURE_SUBSCRIPTION_ID",
                                                                  *azure))
-    assert code == 0 and "valid (1 node pools)" in log, log
+    assert code == 0 and "valid (1 node pool)" in log, log
 
 
 # -- the github-script steps, run under Node.js ---------------------------------------------

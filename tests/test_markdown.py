@@ -98,7 +98,7 @@ def test_no_changes() -> None:
 <!-- reconciler-plan:demo -->
 ### reconciler plan for `demo` (local): no changes
 
-The cluster matches the file. 1 pool unchanged.
+The cluster matches the file (1 pool as listed).
 """
 
 

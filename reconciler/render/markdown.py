@@ -22,6 +22,7 @@ import re
 from reconciler.escape import guard_lines, html_text, markdown_code, markdown_text, visible
 from reconciler.plan import Action, ActionKind, Plan, PlanError
 from reconciler.redact import redact
+from reconciler.render.text import unchanged_words
 from reconciler.render.values import show
 
 MARKER = "<!-- reconciler-plan:{cluster} -->"
@@ -134,8 +135,9 @@ def _add_summary(budget: _Budget, plan: Plan) -> None:
                    rows, "table row")
     notes = []
     if plan.ok and not plan.has_changes:
-        notes.append("The cluster matches the file.")
-    notes.append(f"{_count(plan.noop, 'pool')} unchanged.")
+        notes.append(f"The cluster matches the file ({unchanged_words(plan)}).")
+    else:
+        notes.append(f"{_count(plan.noop, 'pool')} unchanged.")
     if plan.unmanaged:
         names = ", ".join(_code_span(name) for name in plan.unmanaged)
         notes.append(f"Unmanaged pools, left alone: {names}.")

@@ -70,12 +70,23 @@ def _action_lines(action: Action, paint: Callable[..., str]) -> list[str]:
 def _summary_line(plan: Plan) -> str:
     if not plan.ok:
         return f"Plan rejected: {len(plan.errors)} error(s); nothing will be changed."
-    if not plan.has_changes:
-        return f"No changes. The cluster matches the file ({_pools(plan.noop)} unchanged)."
     counts = plan.summary
+    if not plan.has_changes:
+        return f"No changes. The cluster matches the file ({unchanged_words(plan)})."
     return (f"Plan: {counts['create']} to create, {counts['update']} to update,"
             f" {counts['delete']} to delete, {counts['noop']} unchanged.")
 
 
-def _pools(count: int) -> str:
-    return f"{count} pool" if count == 1 else f"{count} pools"
+def unchanged_words(plan: Plan) -> str:
+    """What "unchanged" is made of: listed pools as asked, pools kept, pools left alone."""
+    listed = plan.noop - len(plan.kept)
+    parts = [f"{_pools(listed)} as listed"]
+    if plan.kept:
+        parts.append(f"{_pools(len(plan.kept), 'owned pool')} kept by policy.prune: none")
+    if plan.unmanaged:
+        parts.append(f"{_pools(len(plan.unmanaged), 'unmanaged pool')} left alone")
+    return ", ".join(parts)
+
+
+def _pools(count: int, noun: str = "pool") -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

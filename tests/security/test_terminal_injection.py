@@ -109,9 +109,9 @@ def test_validate_and_errors_with_hostile_file_names(tmp_path: Path) -> None:
     assert valid.returncode == 0, valid.stderr
     assert output_problems(valid.stdout + valid.stderr) == []
     assert valid.stdout.splitlines() == [
-        "\\x3a:warning::forged.yaml: valid (1 node pools)",
-        "x\\x1b]0;pwned\\x07\\x1b[2K\\x0dx\\x1b[31m\\x9b31m.yaml: valid (1 node pools)",
-        "\\x23#[error]legacy.yaml: valid (1 node pools)"]
+        "\\x3a:warning::forged.yaml: valid (1 node pool)",
+        "x\\x1b]0;pwned\\x07\\x1b[2K\\x0dx\\x1b[31m\\x9b31m.yaml: valid (1 node pool)",
+        "\\x23#[error]legacy.yaml: valid (1 node pool)"]
     (tmp_path / "dir\x1b[2J").mkdir()
     for args in (("validate", "::error::missing.yaml"), ("plan", f"{STOP}.yaml"),
                  ("validate", "dir\x1b[2J"), ("show", f"{BIDI}.json")):
