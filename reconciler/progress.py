@@ -75,7 +75,11 @@ class LiveEvents:
     def finished(self, result: ActionResult) -> None:
         with self._lock:
             task = self._tasks[id(result.action)]
-            self._progress.update(task, description=describe(result).strip(), total=1, completed=1)
+            # A failure's reason is printed once, in the closing report under the display.
+            text = describe(result) if result.outcome is not Outcome.FAILED else \
+                f"failed to {_VERB[result.action.kind][2]} {terminal(result.action.pool)}" \
+                " (the reason follows below)"
+            self._progress.update(task, description=text.strip(), total=1, completed=1)
             self._progress.stop_task(task)
 
 

@@ -219,3 +219,35 @@ def test_a_wrong_cluster_name_is_an_error_everywhere_not_an_empty_cluster(
         assert "Plan:" not in result.stdout and "to create" not in result.stdout
     assert not exported.exists()
     assert cluster.request_log.writes == []
+
+
+def test_a_failed_action_is_explained_once_on_a_terminal(cluster: EmulatorSession,
+                                                         tmp_path: Path) -> None:
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    path = write(cluster, tmp_path)
+    cluster.faults.add(method="PUT", path="/agentPools/batch$", action="lro_failed",
+                       code="VMExtensionProvisioningError", message="VM extension xyzzy failed")
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "apply", path, "--yes"], cwd=tmp_path,
+        stdin=subprocess.DEVNULL, stdout=follower, stderr=follower,
+        env={**os.environ, **cluster.env, "NO_COLOR": "1", "COLUMNS": "200"})
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed: the process is done
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    assert process.wait(timeout=60) == 1
+    screen = b"".join(chunks).decode(errors="replace")
+    assert "failed to create batch (the reason follows below)" in screen
+    assert screen.count("VM extension xyzzy failed") == 1, screen
