@@ -257,7 +257,7 @@ def _leaf_changes(path: tuple[str, ...], before: Any, after: Any,
             if before.get(key) != after.get(key):
                 _leaf_changes((*path, key), before.get(key), after.get(key), out)
         return
-    out.append(FieldChange(".".join(path), before, after))
+    out.append(FieldChange(path, before, after))
 
 
 def _flatten(tree: dict[str, Any], prefix: tuple[str, ...], out: list[FieldChange]) -> None:
@@ -266,10 +266,11 @@ def _flatten(tree: dict[str, Any], prefix: tuple[str, ...], out: list[FieldChang
         if isinstance(value, dict) and value:
             _flatten(value, path, out)
         else:
-            out.append(FieldChange(".".join(path), None, value))
+            out.append(FieldChange(path, None, value))
 
 
 def _field_order(change: FieldChange) -> tuple[int, int, str]:
-    head, _, rest = change.field.partition(".")
+    head, rest = change.path[0], change.path[1:]
     rank = ORDER.index(head) if head in ORDER else len(ORDER)
-    return (rank, _SUB_ORDER.get(rest, len(_SUB_ORDER)), change.field)
+    sub = _SUB_ORDER.get(rest[0], len(_SUB_ORDER)) if len(rest) == 1 else len(_SUB_ORDER)
+    return (rank, sub, change.field)

@@ -132,7 +132,7 @@ def phases(plan: Plan) -> list[list[tuple[int, Action]]]:
 
 
 def _demotes(action: Action) -> bool:
-    return any(c.field == "mode" and str(c.after).lower() == "user" for c in action.changes)
+    return any(c.path == ("mode",) and str(c.after).lower() == "user" for c in action.changes)
 
 
 def _run_phase(phase: list[tuple[int, Action]], driver: Driver, events: ApplyEvents,
@@ -198,17 +198,17 @@ def update_patch(action: Action) -> NodePool:
     """The pool to send for an update: name, eTag, ownership and only the changed fields."""
     assert action.desired is not None
     desired = action.desired
-    heads = {change.field.split(".")[0] for change in action.changes}
+    heads = {change.path[0] for change in action.changes}
     values = {attr: getattr(desired, attr) for key, attr in _SCALAR_FIELDS.items()
               if key in heads}
-    extension_keys = {tuple(c.field.split(".")[1:3]) for c in action.changes
-                      if c.field.startswith("extensions.")}
+    extension_keys = {c.path[1:3] for c in action.changes
+                      if c.path[0] == "extensions" and len(c.path) >= 3}
     if extension_keys:
         extensions: dict[str, dict[str, object]] = {}
         for provider, key in extension_keys:
             extensions.setdefault(provider, {})[key] = (desired.extensions or {})[provider][key]
         values["extensions"] = extensions
-    if any(change.field == "provisioningState" for change in action.changes):
+    if any(change.path == ("provisioningState",) for change in action.changes):
         values["status"] = PoolStatus(provisioning_state="Succeeded")  # re-send a failed pool
     etag = action.live.etag if action.live else None
     return NodePool(name=desired.name, managed=True, etag=etag, **values)

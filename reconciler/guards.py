@@ -10,8 +10,8 @@ from reconciler.model import NodePool
 from reconciler.plan import Action, FieldChange, PlanError
 from reconciler.providers.base import Capabilities
 
-VERSION_FIELD = "extensions.aks.orchestratorVersion"
-OS_SKU_FIELD = "extensions.aks.osSKU"
+VERSION_FIELD = ("extensions", "aks", "orchestratorVersion")
+OS_SKU_FIELD = ("extensions", "aks", "osSKU")
 SWAPPABLE_OS_SKUS = frozenset({"Ubuntu", "AzureLinux"})
 
 
@@ -20,19 +20,19 @@ def immutable_errors(pool: str, changes: Sequence[FieldChange],
     """One error per change the provider cannot make in place, each with a remedy."""
     errors = []
     for change in changes:
-        if _is_immutable(change.field, caps):
-            errors.append(PlanError(pool, change.field, change.before, change.after,
+        if _is_immutable(change.path, caps):
+            errors.append(PlanError(pool, change.path, change.before, change.after,
                                     f"{change.field} cannot change on an existing pool; add a new"
                                     f" pool with the new {change.field} and remove '{pool}'; the"
                                     " plan creates before it deletes"))
-        elif change.field == OS_SKU_FIELD and change.before is not None \
+        elif change.path == OS_SKU_FIELD and change.before is not None \
                 and not {change.before, change.after} <= SWAPPABLE_OS_SKUS:
-            errors.append(PlanError(pool, change.field, change.before, change.after,
+            errors.append(PlanError(pool, change.path, change.before, change.after,
                                     "osSKU can only change between Ubuntu and AzureLinux; add a"
                                     f" new pool with the new osSKU and remove '{pool}'; the plan"
                                     " creates before it deletes"))
-        elif change.field == VERSION_FIELD and _is_downgrade(change.before, change.after):
-            errors.append(PlanError(pool, change.field, change.before, change.after,
+        elif change.path == VERSION_FIELD and _is_downgrade(change.before, change.after):
+            errors.append(PlanError(pool, change.path, change.before, change.after,
                                     "Kubernetes versions can only be upgraded, never downgraded;"
                                     f" keep {change.before} or a later version"))
     return errors
@@ -47,7 +47,8 @@ def guard_errors(desired: DesiredState, live: Sequence[NodePool], creates: Seque
     errors = [
         PlanError(action.pool, None, None, None,
                   f"pool '{action.pool}' is protected by policy.protect and would be deleted"
-                  f" ({action.reason}); list it in nodePools or remove it from policy.protect")
+                  f" ({action.reason.words if action.reason else 'unlisted'}); list it in"
+                  " nodePools or remove it from policy.protect")
         for action in deletes if action.pool in protected
     ]
     errors += _spot_system_errors(updates)
@@ -95,10 +96,11 @@ def _system_node_errors(updates: Sequence[Action]) -> list[PlanError]:
         scaling = action.desired.autoscaling or action.live.autoscaling
         if mode != "system" or scaling is None:
             continue
-        field, count = ("autoscaling.min", scaling.min) if scaling.enabled else \
-            ("autoscaling.desired", scaling.desired)
+        path, count = (("autoscaling", "min"), scaling.min) if scaling.enabled else \
+            (("autoscaling", "desired"), scaling.desired)
+        field = ".".join(path)
         if count is not None and count < 1:
-            errors.append(PlanError(action.pool, field, None, None,
+            errors.append(PlanError(action.pool, path, None, None,
                                     f"'{action.pool}' would be a system pool with {field} {count};"
                                     f" system pools need at least 1 node: set {field} to 1 or"
                                     " more"))
@@ -114,7 +116,7 @@ def _windows_system_errors(creates: Sequence[Action],
         mode = str((desired.mode if desired else None) or (live.mode if live else "")).lower()
         os_type = _aks_value(desired, "osType") or _aks_value(live, "osType")
         if mode == "system" and str(os_type).lower() == "windows":
-            errors.append(PlanError(action.pool, "mode", live.mode if live else None, "system",
+            errors.append(PlanError(action.pool, ("mode",), live.mode if live else None, "system",
                                     f"'{action.pool}' is a Windows pool and system pools must"
                                     " run Linux; add a Linux pool with mode: system"))
     return errors
@@ -131,7 +133,7 @@ def _spot_system_errors(updates: Sequence[Action]) -> list[PlanError]:
         desired, live = action.desired, action.live
         assert desired is not None and live is not None
         if mode == "system" and priority == "spot":
-            errors.append(PlanError(action.pool, "mode", live.mode, desired.mode or live.mode,
+            errors.append(PlanError(action.pool, ("mode",), live.mode, desired.mode or live.mode,
                                     f"'{action.pool}' is a spot pool and spot pools must be user"
                                     " pools; add a regular-priority pool with mode: system"))
     return errors
@@ -163,10 +165,10 @@ def _system_pool_errors(desired: DesiredState, live: Sequence[NodePool],
     errors = [PlanError(action.pool, None, None, None,
                         f"cannot delete '{action.pool}': {why(action.pool)}")
               for action in removed]
-    errors += [PlanError(action.pool, "mode", "system", "user",
+    errors += [PlanError(action.pool, ("mode",), "system", "user",
                          f"'{action.pool}' cannot become a user pool: {why(action.pool)}")
                for action in demoted]
-    return errors or [PlanError(None, "mode", None, None,
+    return errors or [PlanError(None, ("mode",), None, None,
                                 f"{message}; set mode: system on at least one pool")]
 
 
@@ -174,10 +176,9 @@ def _pool_names(live: Sequence[NodePool], creates: Sequence[Action]) -> list[str
     return [str(pool.name) for pool in live] + [action.pool for action in creates]
 
 
-def _is_immutable(field: str, caps: Capabilities) -> bool:
-    """True when ``field`` or a dotted prefix of it is immutable (set lookups, not a scan)."""
-    parts = field.split(".")
-    return any(".".join(parts[:end]) in caps.immutable_fields for end in range(1, len(parts) + 1))
+def _is_immutable(path: tuple[str, ...], caps: Capabilities) -> bool:
+    """True when ``path`` or a prefix of it is immutable (set lookups, not a scan)."""
+    return any(path[:end] in caps.immutable_fields for end in range(1, len(path) + 1))
 
 
 def _is_downgrade(before: object, after: object) -> bool:

@@ -17,13 +17,52 @@ class ActionKind(StrEnum):
     DELETE = "delete"
 
 
+class Reason(StrEnum):
+    """Why an action is in the plan; for display only, execution never branches on it."""
+
+    NEW = "new"
+    CHANGED = "changed"
+    ADOPTED = "adopted"
+    ADOPTED_AND_CHANGED = "adopted-and-changed"
+    NO_LONGER_LISTED = "no-longer-listed"
+    NOT_LISTED_PRUNE_ALL = "not-listed-prune-all"
+
+    @property
+    def words(self) -> str:
+        """The reason as the text and Markdown views say it."""
+        return _REASON_WORDS[self]
+
+
+_REASON_WORDS = {
+    Reason.NEW: "listed, not in the cluster",
+    Reason.CHANGED: "changed",
+    Reason.ADOPTED: "adopted",
+    Reason.ADOPTED_AND_CHANGED: "adopted and changed",
+    Reason.NO_LONGER_LISTED: "owned, no longer listed",
+    Reason.NOT_LISTED_PRUNE_ALL: "not listed, prune: all",
+}
+
+# A path into a pool: ("labels", "app.kubernetes.io/name"), ("autoscaling", "max").
+FieldPath = tuple[str, ...]
+
+
+def field_name(path: FieldPath | None) -> str | None:
+    """The path as people read it (``autoscaling.max``); the tuple stays the data."""
+    return ".".join(path) if path else None
+
+
 @dataclass(frozen=True)
 class FieldChange:
     """One field of one pool going from ``before`` to ``after`` (``None``: unset)."""
 
-    field: str
+    path: FieldPath
     before: Any
     after: Any
+
+    @property
+    def field(self) -> str:
+        """The path for display."""
+        return ".".join(self.path)
 
 
 @dataclass(frozen=True)
@@ -33,7 +72,7 @@ class Action:
     kind: ActionKind
     pool: str
     changes: tuple[FieldChange, ...] = ()
-    reason: str = ""
+    reason: Reason | None = None
     desired: NodePool | None = field(default=None, compare=False, repr=False)
     live: NodePool | None = field(default=None, compare=False, repr=False)
 
@@ -43,10 +82,15 @@ class PlanError:
     """A change rejected at plan time, before any write."""
 
     pool: str | None
-    field: str | None
+    path: FieldPath | None
     before: Any
     after: Any
     message: str
+
+    @property
+    def field(self) -> str | None:
+        """The path for display."""
+        return field_name(self.path)
 
 
 @dataclass(frozen=True)

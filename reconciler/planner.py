@@ -10,7 +10,7 @@ from reconciler.fingerprint import live_fingerprint
 from reconciler.guards import guard_errors, immutable_errors
 from reconciler.model import OWNER_TAG_KEY, OWNER_TAG_VALUE, NodePool
 from reconciler.naturalsort import natural_key
-from reconciler.plan import Action, ActionKind, FieldChange, Plan, PlanError
+from reconciler.plan import Action, ActionKind, FieldChange, Plan, PlanError, Reason
 from reconciler.providers.base import Capabilities
 
 OWNER_FIELD = "managedBy"
@@ -28,13 +28,14 @@ def make_plan(desired: DesiredState, live: Sequence[NodePool], caps: Capabilitie
         current = live_by_name.get(pool.name)
         if current is None:
             creates.append(Action(ActionKind.CREATE, str(pool.name), create_changes(pool, caps),
-                                  "listed, not in the cluster", desired=pool))
+                                  Reason.NEW, desired=pool))
             continue
         changes = diff_pool(pool, current, caps) + _failed_state(current)
         errors.extend(immutable_errors(str(pool.name), changes, caps))
-        reason = "changed" if current.managed else "adopted and changed" if changes else "adopted"
+        reason = Reason.CHANGED if current.managed else \
+            Reason.ADOPTED_AND_CHANGED if changes else Reason.ADOPTED
         if not current.managed:
-            changes += (FieldChange(OWNER_FIELD, _foreign_owner(current), OWNER_TAG_VALUE),)
+            changes += (FieldChange((OWNER_FIELD,), _foreign_owner(current), OWNER_TAG_VALUE),)
         if changes:
             updates.append(Action(ActionKind.UPDATE, str(pool.name), changes, reason,
                                   desired=pool, live=current))
@@ -65,7 +66,7 @@ def _foreign_owner(live: NodePool) -> str | None:
 def _failed_state(live: NodePool) -> tuple[FieldChange, ...]:
     """A pool whose last operation failed is not converged: applying re-sends it as it is."""
     state = live.status.provisioning_state if live.status else None
-    return (FieldChange(STATE_FIELD, state, "Succeeded"),) if state == "Failed" else ()
+    return (FieldChange((STATE_FIELD,), state, "Succeeded"),) if state == "Failed" else ()
 
 
 def _unlisted(live: Sequence[NodePool], listed: set[str | None],
@@ -78,7 +79,7 @@ def _unlisted(live: Sequence[NodePool], listed: set[str | None],
         if pool.name in listed:
             continue
         if prune == "all" or (prune == "owned" and pool.managed):
-            reason = "owned, no longer listed" if pool.managed else "not listed, prune: all"
+            reason = Reason.NO_LONGER_LISTED if pool.managed else Reason.NOT_LISTED_PRUNE_ALL
             deletes.append(Action(ActionKind.DELETE, str(pool.name), (), reason, live=pool))
         elif not pool.managed:
             unmanaged.append(str(pool.name))

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from reconciler import __version__
 from reconciler.cli import cli
 
 FILE = """\
@@ -71,14 +72,23 @@ def test_plan_json_is_the_spec_shape(workdir: Path) -> None:
     result = run("plan", "pools.yaml", "--format", "json")
     plan = json.loads(result.stdout)
     assert plan == {
-        "formatVersion": "1",
+        "formatVersion": "2",
+        "reconcilerVersion": __version__,
         "cluster": {"name": "demo", "provider": "local"},
         "summary": {"create": 0, "update": 1, "delete": 0, "noop": 1},
-        "actions": [{"action": "update", "pool": "system",
-                     "changes": [{"field": "autoscaling.max", "before": 3, "after": 5}]}],
+        "actions": [{"action": "update", "pool": "system", "reason": "changed",
+                     "changes": [{"path": ["autoscaling", "max"], "field": "autoscaling.max",
+                                  "before": 3, "after": 5}]}],
         "unmanaged": [],
+        "kept": [],
         "errors": [],
     }
+    from jsonschema import Draft202012Validator
+
+    schema = json.loads((Path(__file__).parents[1] / "schemas/plan.schema.json").read_text())
+    run("plan", "pools.yaml", "--out", "plan.json")
+    saved = json.loads((workdir / "plan.json").read_text())
+    assert list(Draft202012Validator(schema).iter_errors(saved)) == []
 
 
 def test_saved_plan_applies_and_is_refused_when_stale(workdir: Path) -> None:

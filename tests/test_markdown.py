@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from reconciler.cli import cli
-from reconciler.plan import Action, ActionKind, FieldChange, Plan, PlanError
+from reconciler.plan import Action, ActionKind, FieldChange, Plan, PlanError, Reason
 from reconciler.render.markdown import COMMENT_LIMIT, plan_marker, render_markdown
 
 CREATE, UPDATE, DELETE = ActionKind.CREATE, ActionKind.UPDATE, ActionKind.DELETE
@@ -18,12 +18,12 @@ CREATE, UPDATE, DELETE = ActionKind.CREATE, ActionKind.UPDATE, ActionKind.DELETE
 
 def test_plan_with_every_kind_of_action() -> None:
     plan = Plan("demo", "local", actions=(
-        Action(CREATE, "batch", (FieldChange("mode", None, "user"),
-                                 FieldChange("autoscaling.desired", None, 2)),
-               "listed, not in the cluster"),
-        Action(UPDATE, "system", (FieldChange("autoscaling.max", 3, 5),
-                                  FieldChange("labels.tier", "gold", None)), "changed"),
-        Action(DELETE, "old", (), "owned, no longer listed"),
+        Action(CREATE, "batch", (FieldChange(("mode",), None, "user"),
+                                 FieldChange(("autoscaling", "desired"), None, 2)),
+               Reason.NEW),
+        Action(UPDATE, "system", (FieldChange(("autoscaling", "max"), 3, 5),
+                                  FieldChange(("labels", "tier"), "gold", None)), Reason.CHANGED),
+        Action(DELETE, "old", (), Reason.NO_LONGER_LISTED),
     ), noop=2, unmanaged=("nodepool1",))
     assert render_markdown(plan) == """\
 <!-- reconciler-plan:demo -->
@@ -59,10 +59,10 @@ def test_plan_with_every_kind_of_action() -> None:
 
 def test_rejected_plan_shows_errors_first() -> None:
     plan = Plan("prod", "aks", actions=(
-        Action(UPDATE, "apps", (FieldChange("instanceType", "Standard_D8s_v5",
-                                            "Standard_E8s_v5"),), "changed"),
+        Action(UPDATE, "apps", (FieldChange(("instanceType",), "Standard_D8s_v5",
+                                            "Standard_E8s_v5"),), Reason.CHANGED),
     ), errors=(
-        PlanError("apps", "instanceType", "Standard_D8s_v5", "Standard_E8s_v5",
+        PlanError("apps", ("instanceType",), "Standard_D8s_v5", "Standard_E8s_v5",
                   "instanceType cannot change on an existing pool; add a new pool"),
         PlanError(None, None, None, None, "a cluster needs at least one system pool"),
     ))
@@ -104,8 +104,8 @@ The cluster matches the file (1 pool as listed).
 
 def test_user_text_cannot_break_the_table_or_the_markup() -> None:
     plan = Plan("a<b>", "local", actions=(
-        Action(UPDATE, "web", (FieldChange("labels.note", "x|y", "`tick` <b>"),),
-               "changed *now* | <i>"),
+        Action(UPDATE, "web", (FieldChange(("labels", "note"), "x|y", "`tick` <b>"),),
+               Reason.CHANGED),
     ))
     assert render_markdown(plan) == """\
 <!-- reconciler-plan:a&lt;b&gt; -->
@@ -113,7 +113,7 @@ def test_user_text_cannot_break_the_table_or_the_markup() -> None:
 
 | | pool | action | fields | why |
 |---|---|---|---|---|
-| ✏️ | `web` | update | 1 | changed \\*now\\* \\| &lt;i&gt; |
+| ✏️ | `web` | update | 1 | changed |
 
 0 pools unchanged.
 
@@ -148,12 +148,12 @@ def _assert_fits_and_is_well_formed(text: str) -> None:
 
 
 def _label_changes(count: int, width: int = 40) -> tuple[FieldChange, ...]:
-    return tuple(FieldChange(f"labels.key{i:05d}", "a" * width, "b" * width)
+    return tuple(FieldChange(("labels", f"key{i:05d}"), "a" * width, "b" * width)
                  for i in range(count))
 
 
 def test_hundred_pools_all_changed_fit_one_comment() -> None:
-    actions = tuple(Action(UPDATE, f"pool{i:03d}", _label_changes(20), "changed")
+    actions = tuple(Action(UPDATE, f"pool{i:03d}", _label_changes(20), Reason.CHANGED)
                     for i in range(100))
     text = render_markdown(Plan("big", "aks", actions=actions))
     _assert_fits_and_is_well_formed(text)
@@ -176,8 +176,8 @@ for the full plan.
 
 def test_one_pool_with_a_huge_diff_is_cut_inside_its_block() -> None:
     plan = Plan("big", "aks", actions=(
-        Action(UPDATE, "apps", _label_changes(5_000), "changed"),
-        Action(UPDATE, "web", _label_changes(1), "changed"),
+        Action(UPDATE, "apps", _label_changes(5_000), Reason.CHANGED),
+        Action(UPDATE, "web", _label_changes(1), Reason.CHANGED),
     ))
     text = render_markdown(plan)
     _assert_fits_and_is_well_formed(text)
@@ -191,8 +191,9 @@ def test_one_pool_with_a_huge_diff_is_cut_inside_its_block() -> None:
 
 def test_a_huge_value_is_shortened_in_place() -> None:
     plan = Plan("demo", "local", actions=(
-        Action(UPDATE, "apps", (FieldChange("extensions.aks.tags", None, {"k": "v" * 100_000}),),
-               "changed"),
+        Action(UPDATE, "apps",
+               (FieldChange(("extensions", "aks", "tags"), None, {"k": "v" * 100_000}),),
+               Reason.CHANGED),
     ))
     text = render_markdown(plan)
     _assert_fits_and_is_well_formed(text)
@@ -201,7 +202,7 @@ def test_a_huge_value_is_shortened_in_place() -> None:
 
 
 def test_many_errors_are_cut_with_a_notice() -> None:
-    errors = tuple(PlanError(f"p{i}", "zones", None, None, "x" * 200) for i in range(1_000))
+    errors = tuple(PlanError(f"p{i}", ("zones",), None, None, "x" * 200) for i in range(1_000))
     text = render_markdown(Plan("demo", "aks", errors=errors))
     _assert_fits_and_is_well_formed(text)
     assert 100 < text.count("> - `p") < 1_000
@@ -210,7 +211,7 @@ def test_many_errors_are_cut_with_a_notice() -> None:
 
 @pytest.mark.parametrize("limit", [3_000, 5_000, 20_000])
 def test_any_limit_is_respected(limit: int) -> None:
-    actions = tuple(Action(UPDATE, f"p{i}", _label_changes(30), "changed") for i in range(50))
+    actions = tuple(Action(UPDATE, f"p{i}", _label_changes(30), Reason.CHANGED) for i in range(50))
     text = render_markdown(Plan("demo", "aks", actions=actions), limit=limit)
     assert len(text) < limit
     assert text.count("<details>") == text.count("</details>")

@@ -19,10 +19,12 @@ from reconciler.desired import load_desired
 from reconciler.model import NodePool, PoolStatus, pool_from_dict
 from reconciler.planner import make_plan
 from reconciler.providers import capabilities_for
-from reconciler.render.jsonplan import plan_to_json
+from reconciler.render.jsonplan import plan_from_json, plan_to_json
+from reconciler.render.markdown import render_markdown
 from reconciler.render.text import render_text
 
 CASES = Path(__file__).parent / "cases"
+PLAN_SCHEMA = Path(__file__).parents[1] / "schemas" / "plan.schema.json"
 
 
 def live_pools(file: Path) -> list[NodePool]:
@@ -55,3 +57,23 @@ def test_plan_case(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
         (folder / "expected.txt").write_text(got_text)
     assert got_json == (folder / "expected.json").read_text()
     assert got_text == (folder / "expected.txt").read_text()
+
+
+@pytest.mark.parametrize("case", sorted(p.name for p in CASES.iterdir() if p.is_dir()))
+def test_plan_json_is_lossless_and_valid(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`show` of a saved plan prints what `plan` printed: the JSON keeps everything the
+    views use, and every plan document matches the published plan schema."""
+    from jsonschema import Draft202012Validator
+
+    folder = CASES / case
+    monkeypatch.chdir(folder)
+    desired = load_desired("desired.yaml")
+    caps = capabilities_for(desired.cluster.provider, desired.cluster.settings)
+    plan = make_plan(desired, live_pools(folder / "live.yaml"), caps)
+    document = json.loads(json.dumps(plan_to_json(plan)))
+    validator = Draft202012Validator(json.loads(PLAN_SCHEMA.read_text()))
+    assert [e.message for e in validator.iter_errors(document)] == []
+    shown = plan_from_json(document)
+    assert render_text(shown, color=False) == render_text(plan, color=False)
+    assert render_markdown(shown) == render_markdown(plan)
+    assert plan_to_json(shown) == plan_to_json(plan)

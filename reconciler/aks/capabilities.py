@@ -16,15 +16,15 @@ RESERVED_LABEL_PREFIXES = ("kompox.dev/", "kubernetes.azure.com/")
 
 # Plan field paths that AKS refuses to change on an existing pool.
 IMMUTABLE_FIELDS = frozenset({
-    "instanceType",
-    "osDiskType",
-    "osDiskSizeGiB",
-    "priority",
-    "zones",
-    "extensions.aks.maxPods",
-    "extensions.aks.osType",
-    "extensions.aks.spotMaxPrice",
-    "extensions.aks.scaleSetEvictionPolicy",
+    ("instanceType",),
+    ("osDiskType",),
+    ("osDiskSizeGiB",),
+    ("priority",),
+    ("zones",),
+    ("extensions", "aks", "maxPods"),
+    ("extensions", "aks", "osType"),
+    ("extensions", "aks", "spotMaxPrice"),
+    ("extensions", "aks", "scaleSetEvictionPolicy"),
 })
 
 

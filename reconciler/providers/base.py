@@ -32,12 +32,12 @@ class Cluster:
 class Capabilities:
     """What the planner needs to know about a provider before any write.
 
-    ``immutable_fields`` holds plan field paths (``instanceType``, ``zones``,
+    ``immutable_fields`` holds plan field paths (``("instanceType",)``, ``("zones",)``,
     ``extensions.aks.maxPods``...) that cannot change on an existing pool.
     ``location`` is the region used to write zones in the model's ``<region>-<n>`` form.
     """
 
-    immutable_fields: frozenset[str] = frozenset()
+    immutable_fields: frozenset[tuple[str, ...]] = frozenset()
     name_pattern: str | None = None
     name_rule: str = ""
     max_pools: int = 100

@@ -5,26 +5,33 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from reconciler import __version__
 from reconciler.escape import json_text
-from reconciler.plan import Action, ActionKind, FieldChange, Plan, PlanError
+from reconciler.plan import Action, ActionKind, FieldChange, Plan, PlanError, Reason
 
-FORMAT_VERSION = "1"
+# 2: actions carry "reason"; changes and errors carry "path" (segments) beside "field"
+# (display); "kept" lists owned pools kept by prune: none; "reconcilerVersion" is the tool's.
+FORMAT_VERSION = "2"
 
 
 def plan_to_json(plan: Plan) -> dict[str, Any]:
-    """The plan as the JSON document users and scripts read."""
+    """The plan as the JSON document users and scripts read (schemas/plan.schema.json)."""
     return {
         "formatVersion": FORMAT_VERSION,
+        "reconcilerVersion": __version__,
         "cluster": {"name": plan.cluster, "provider": plan.provider},
         "summary": plan.summary,
         "actions": [
             {"action": action.kind.value, "pool": action.pool,
-             "changes": [{"field": c.field, "before": c.before, "after": c.after}
-                         for c in action.changes]}
+             "reason": action.reason.value if action.reason else None,
+             "changes": [{"path": list(c.path), "field": c.field, "before": c.before,
+                          "after": c.after} for c in action.changes]}
             for action in plan.actions
         ],
         "unmanaged": list(plan.unmanaged),
-        "errors": [{"pool": e.pool, "field": e.field, "before": e.before, "after": e.after,
+        "kept": list(plan.kept),
+        "errors": [{"pool": e.pool, "path": list(e.path) if e.path else None,
+                    "field": e.field, "before": e.before, "after": e.after,
                     "message": e.message} for e in plan.errors],
     }
 
@@ -32,10 +39,13 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
 def plan_from_json(document: dict[str, Any]) -> Plan:
     """A plan read back from its JSON (saved plans; ``show``). Raises KeyError/ValueError."""
     if document.get("formatVersion") != FORMAT_VERSION:
-        raise ValueError(f"unsupported plan formatVersion {document.get('formatVersion')!r}")
+        raise ValueError(f"plan format {document.get('formatVersion')!r} is not the format"
+                         f" {FORMAT_VERSION} of this reconciler; run plan again")
     actions = tuple(
         Action(ActionKind(raw["action"]), str(raw["pool"]),
-               tuple(FieldChange(c["field"], c["before"], c["after"]) for c in raw["changes"]))
+               tuple(FieldChange(_path(c["path"]), c["before"], c["after"])
+                     for c in raw["changes"]),
+               Reason(raw["reason"]) if raw.get("reason") is not None else None)
         for raw in document["actions"]
     )
     return Plan(
@@ -43,11 +53,19 @@ def plan_from_json(document: dict[str, Any]) -> Plan:
         provider=str(document["cluster"]["provider"]),
         actions=actions,
         noop=int(document["summary"]["noop"]),
-        unmanaged=tuple(document["unmanaged"]),
-        errors=tuple(PlanError(e["pool"], e["field"], e["before"], e["after"], e["message"])
+        unmanaged=tuple(str(name) for name in document["unmanaged"]),
+        kept=tuple(str(name) for name in document["kept"]),
+        errors=tuple(PlanError(e["pool"], _path(e["path"]) if e["path"] else None,
+                               e["before"], e["after"], str(e["message"]))
                      for e in document["errors"]),
         live_fingerprint=str(document.get("fingerprint", {}).get("live", "")),
     )
+
+
+def _path(raw: Any) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not raw or not all(isinstance(p, str) for p in raw):
+        raise ValueError("a field path is not a list of names")
+    return tuple(raw)
 
 
 def render_json(plan: Plan) -> str:

@@ -129,7 +129,8 @@ def _add_lines(budget: _Budget, head: str, lines: list[str], noun: str) -> None:
 def _add_summary(budget: _Budget, plan: Plan) -> None:
     if plan.actions:
         rows = [_row(_ICON[a.kind], _code_span(a.pool), a.kind.value,
-                     str(len(a.changes)) if a.changes else "", _text(a.reason))
+                     str(len(a.changes)) if a.changes else "",
+                     _text(a.reason.words if a.reason else ""))
                 for a in plan.actions]
         _add_lines(budget, "| | pool | action | fields | why |\n|---|---|---|---|---|\n",
                    rows, "table row")

@@ -12,6 +12,7 @@ from typing import Any
 
 from reconciler.escape import guard_lines, json_text, pad, terminal, width
 from reconciler.model import NodePool, pool_to_dict
+from reconciler.naturalsort import natural_key
 
 
 def pools_json(pools: Sequence[NodePool]) -> str:
@@ -23,7 +24,7 @@ def pools_json(pools: Sequence[NodePool]) -> str:
 def pools_text(pools: Sequence[NodePool]) -> str:
     """A table: name, mode, instance type, zones, nodes, priority, managed, state."""
     header = ("NAME", "MODE", "INSTANCE TYPE", "ZONES", "NODES", "PRIORITY", "MANAGED", "STATE")
-    rows = [header] + [_row(p) for p in sorted(pools, key=lambda p: str(p.name))]
+    rows = [header] + [_row(p) for p in sorted(pools, key=lambda p: natural_key(p.name))]
     widths = [max(width(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(pad(cell, w) for cell, w in zip(row, widths, strict=True)).rstrip()
              for row in rows]

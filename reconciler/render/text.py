@@ -57,7 +57,7 @@ def _action_lines(action: Action, paint: Callable[..., str]) -> list[str]:
     mark, fg = _MARK[action.kind]
     head = f"  {mark} {action.kind.value} {terminal(action.pool)}"
     lines = [paint(head, fg, bold=True)
-             + (f"  ({terminal(action.reason)})" if action.reason else "")]
+             + (f"  ({terminal(action.reason.words)})" if action.reason else "")]
     fields = [terminal(c.field) for c in action.changes]
     columns = max((width(field) for field in fields), default=0)
     for field, change in zip(fields, action.changes, strict=True):

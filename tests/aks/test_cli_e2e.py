@@ -124,7 +124,8 @@ def test_delete_removes_only_the_owned_pool(cluster: EmulatorSession, tmp_path: 
     only_system = BASE_POOLS.split("  - name: batch")[0]
     path = write(cluster, tmp_path, only_system)
     plan = json.loads(cli_run("plan", path, "--format", "json").stdout)
-    assert plan["actions"] == [{"action": "delete", "pool": "batch", "changes": []}]
+    assert plan["actions"] == [{"action": "delete", "pool": "batch", "reason": "no-longer-listed",
+                               "changes": []}]
     cluster.request_log.clear()
     converge(cluster, path)
     assert cluster.store.get("batch") is None and cluster.store.get("nodepool1") is not None
@@ -201,7 +202,8 @@ def test_failed_operation_stops_reports_and_rerun_converges(cluster: EmulatorSes
     assert replan.exit_code == 2
     actions = {a["pool"]: a for a in json.loads(replan.stdout)["actions"]}
     assert actions["system"]["changes"] == [
-        {"field": "provisioningState", "before": "Failed", "after": "Succeeded"}]
+        {"path": ["provisioningState"], "field": "provisioningState", "before": "Failed",
+         "after": "Succeeded"}]
     assert actions["batch"]["action"] == "create"
     converge(cluster, path)
     assert cluster.store.get("system")["properties"]["provisioningState"] == "Succeeded"

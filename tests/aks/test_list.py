@@ -51,4 +51,4 @@ def test_missing_cluster_group_or_subscription_is_an_error_naming_it(
 
 def test_capabilities_use_the_cluster_location(driver: AksDriver) -> None:
     assert driver.capabilities.location == "eastus"
-    assert "instanceType" in driver.capabilities.immutable_fields
+    assert ("instanceType",) in driver.capabilities.immutable_fields

@@ -191,8 +191,9 @@ def test_update_does_not_mutate_its_inputs() -> None:
 
 def test_capabilities_name_the_immutable_fields_and_name_rule() -> None:
     caps = aks_capabilities("japaneast")
-    assert {"instanceType", "zones", "extensions.aks.maxPods"} <= caps.immutable_fields
-    assert "mode" not in caps.immutable_fields and "labels" not in caps.immutable_fields
+    assert {("instanceType",), ("zones",), ("extensions", "aks", "maxPods")} \
+        <= caps.immutable_fields
+    assert ("mode",) not in caps.immutable_fields and ("labels",) not in caps.immutable_fields
     assert caps.location == "japaneast" and caps.max_pools == 100
     assert caps.reserved_label_prefixes == ("kompox.dev/", "kubernetes.azure.com/")
 

@@ -212,7 +212,7 @@ def test_two_processes_never_lose_an_update(driver: LocalDriver,
 
 def test_capabilities_are_the_aks_rules_with_the_location(driver: LocalDriver) -> None:
     caps = driver.capabilities
-    assert caps.location == "japaneast" and "instanceType" in caps.immutable_fields
+    assert caps.location == "japaneast" and ("instanceType",) in caps.immutable_fields
 
 
 @pytest.mark.parametrize("call", [

@@ -19,7 +19,7 @@ from reconciler.escape import (
     terminal,
     visible,
 )
-from reconciler.plan import Action, ActionKind, FieldChange, Plan
+from reconciler.plan import Action, ActionKind, FieldChange, Plan, Reason
 from reconciler.redact import forget_all, remember
 from reconciler.render.markdown import MAX_VALUE, render_markdown
 
@@ -94,7 +94,8 @@ def test_every_function_redacts_first() -> None:
                                    "a\\" * 300, "\u00e9\u202e\r" * 200])
 def test_long_values_are_cut_between_escapes(value: str) -> None:
     plan = Plan("demo", "local", actions=(
-        Action(ActionKind.UPDATE, "apps", (FieldChange("labels.x", None, value),), "changed"),))
+        Action(ActionKind.UPDATE, "apps", (FieldChange(("labels", "x"), None, value),),
+               Reason.CHANGED),))
     text = render_markdown(plan)
     row = next(line for line in text.splitlines() if line.startswith("| `labels.x`"))
     match = re.search(r"\| `([^`]*)` … \((\d+) more characters\) \|$", row)

@@ -130,9 +130,10 @@ def _saved_plan(cluster: str, provider: str, actions: list[dict[str, Any]],
                 errors: list[dict[str, Any]]) -> dict[str, Any]:
     counts = {kind: sum(a["action"] == kind for a in actions)
               for kind in ("create", "update", "delete")}
-    return {"formatVersion": "1", "cluster": {"name": cluster, "provider": provider},
-            "summary": {**counts, "noop": 0}, "actions": actions, "unmanaged": list(HOSTILE),
-            "errors": errors, "desiredFile": "pools.yaml",
+    return {"formatVersion": "2", "reconcilerVersion": "0", "cluster": {"name": cluster,
+            "provider": provider}, "summary": {**counts, "noop": 0}, "actions": actions,
+            "unmanaged": list(HOSTILE), "kept": list(HOSTILE), "errors": errors,
+            "desiredFile": "pools.yaml",
             "fingerprint": {"live": "sha256:0", "desired": "sha256:0", "target": "scrypt:00:00"}}
 
 
@@ -143,10 +144,12 @@ CLUSTER = "prod\r<!-- --> --!> <img src=x> @org/team"
 def test_a_hostile_saved_plan_renders_inert(tmp_path: Path, rejected: bool) -> None:
     """``show`` renders a plan file it did not write (an artifact, a fork's upload): the
     cluster name in the marker and title, the provider, fields, values and messages."""
-    actions = [{"action": "delete", "pool": name, "changes": []} for name in HOSTILE]
-    actions.insert(0, {"action": "update", "pool": "apps", "changes": [
-        {"field": name, "before": name, "after": {name: [name]}} for name in HOSTILE]})
-    errors = [{"pool": name, "field": name, "before": name, "after": None,
+    actions = [{"action": "delete", "pool": name, "reason": "no-longer-listed", "changes": []}
+               for name in HOSTILE]
+    actions.insert(0, {"action": "update", "pool": "apps", "reason": "changed", "changes": [
+        {"path": [name], "field": name, "before": name, "after": {name: [name]}}
+        for name in HOSTILE]})
+    errors = [{"pool": name, "path": [name], "field": name, "before": name, "after": None,
                "message": f"{name} cannot change; see {PINGS} {CLOSE_AND_IMAGE}"}
               for name in HOSTILE] if rejected else []
     plan = _saved_plan(CLUSTER, f"aks\r<!--{TERMINAL}", actions, errors)

@@ -86,11 +86,14 @@ def test_apply_progress_and_report_are_inert(tmp_path: Path) -> None:
 
 
 def test_a_saved_plan_shown_as_text_is_inert(tmp_path: Path) -> None:
-    errors = [{"pool": s, "field": s, "before": s, "after": None, "message": s} for s in HOSTILE]
-    plan = {"formatVersion": "1", "cluster": {"name": TERMINAL, "provider": WORKFLOW},
+    errors = [{"pool": s, "path": [s], "field": s, "before": s, "after": None, "message": s}
+              for s in HOSTILE]
+    plan = {"formatVersion": "2", "reconcilerVersion": "0",
+            "cluster": {"name": TERMINAL, "provider": WORKFLOW},
             "summary": {"create": 0, "update": 0, "delete": len(HOSTILE), "noop": 0},
-            "actions": [{"action": "delete", "pool": s, "changes": []} for s in HOSTILE],
-            "unmanaged": [STOP], "errors": errors, "desiredFile": "pools.yaml",
+            "actions": [{"action": "delete", "pool": s, "reason": "no-longer-listed",
+                         "changes": []} for s in HOSTILE],
+            "unmanaged": [STOP], "kept": [STOP], "errors": errors, "desiredFile": "pools.yaml",
             "fingerprint": {"live": "x", "desired": "x", "target": "x"}}
     (tmp_path / "plan.json").write_text(json.dumps(plan), encoding="utf-8")
     for fmt in ("text", "json"):
