@@ -1,7 +1,7 @@
 """Command line: each command parses, builds, executes and renders; nothing more.
 
-Exit codes (SPEC.md) are decided in ``ReconcilerGroup.main`` and the commands' returns:
-0 ok, 1 any error, 2 changes with --detailed-exitcode, 64 usage, 130 interrupted.
+Each command returns a ``Result``; ``reconciler.result`` turns it, an error, a usage
+mistake or an interrupt into the documented exit code.
 """
 
 from __future__ import annotations
@@ -13,13 +13,12 @@ from typing import Any
 import click
 
 from reconciler import __version__
-
-EXIT_USAGE = 64
-EXIT_INTERRUPTED = 130
+from reconciler.render import RENDERERS
+from reconciler.result import FAILED, OK, ExitCode, Result
 
 
 class ReconcilerGroup(click.Group):
-    """Maps every outcome to SPEC.md's exit codes and one-line, traceback-free errors."""
+    """Maps every outcome to an exit code and one-line, traceback-free errors."""
 
     def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         from reconciler.redact import RedactingStream, forget_all
@@ -34,23 +33,24 @@ class ReconcilerGroup(click.Group):
             code = self._run(*args, **kwargs)
         finally:
             sys.stdout, sys.stderr = streams
-        sys.exit(code if isinstance(code, int) else 0)
+        sys.exit(int(code))
 
-    def _run(self, *args: Any, **kwargs: Any) -> Any:
+    def _run(self, *args: Any, **kwargs: Any) -> ExitCode:
         try:
-            code = super().main(*args, **kwargs)
+            result = super().main(*args, **kwargs)
         except click.UsageError as exc:
             _inert(exc).show()
-            code = EXIT_USAGE
+            return ExitCode.USAGE
         except click.Abort:  # click turns Ctrl-C (KeyboardInterrupt) and EOF into Abort
             click.echo("Aborted.", err=True)
-            code = EXIT_INTERRUPTED
+            return ExitCode.INTERRUPTED
         except click.ClickException as exc:
             _inert(exc).show()
-            code = 1
+            return ExitCode.ERROR
         except Exception as exc:  # noqa: BLE001 - every error becomes one line, never a traceback
-            code = _report_error(exc)
-        return code
+            _report_error(exc)
+            return ExitCode.ERROR
+        return result.exit_code if isinstance(result, Result) else ExitCode.OK
 
 
 def _inert(exc: click.ClickException) -> click.ClickException:
@@ -76,7 +76,7 @@ def _configure_logging() -> None:
         logging.getLogger("azure").addHandler(logging.NullHandler())
 
 
-def _report_error(exc: Exception) -> int:
+def _report_error(exc: Exception) -> None:
     from reconciler.diagnostics import InvalidDocument, printable
     from reconciler.errors import ReconcilerError
 
@@ -87,7 +87,6 @@ def _report_error(exc: Exception) -> int:
         click.echo(printable(f"error: {exc}"), err=True)
     else:
         click.echo(printable(f"error: unexpected {type(exc).__name__}: {exc}"), err=True)
-    return 1
 
 
 def _color() -> bool:
@@ -110,7 +109,7 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path())
-def validate(files: tuple[str, ...]) -> int:
+def validate(files: tuple[str, ...]) -> Result:
     """Check desired-state FILES against the schema and the rules; offline.
 
     Needs no credentials and no environment: ${VAR} references in cluster.settings are
@@ -136,14 +135,14 @@ def validate(files: tuple[str, ...]) -> int:
             click.echo(note.format(), err=True)
         count = len(desired.pools)
         click.echo(printable(f"{file}: valid ({count} node pool{'' if count == 1 else 's'})"))
-    return 1 if failed else 0
+    return Result(failed=failed)
 
 
 @cli.command()
 @click.argument("file", type=click.Path())
 @click.option("--out", "out", type=click.Path(),
               help="Save the plan (JSON) to apply later with `reconciler apply PLAN`.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
+@click.option("--format", "fmt", type=click.Choice(list(RENDERERS)), default="text",
               show_default=True,
               help="text for people, json for scripts, markdown for a pull-request comment.")
 @click.option("--detailed-exitcode", is_flag=True,
@@ -152,7 +151,7 @@ def validate(files: tuple[str, ...]) -> int:
               help="With --detailed-exitcode: live pools that are neither listed nor owned "
                    "(added by hand) also exit 2, for drift checks.")
 def plan(file: str, out: str | None, fmt: str, detailed_exitcode: bool,
-         unmanaged_is_drift: bool) -> int:
+         unmanaged_is_drift: bool) -> Result:
     """List the live pools of FILE's cluster and print what apply would change.
 
     Nothing is written to the cluster. The markdown format starts with the hidden line
@@ -177,7 +176,7 @@ def plan(file: str, out: str | None, fmt: str, detailed_exitcode: bool,
     _print_notes(planned)
     click.echo(renderer(fmt, color=_color())(planned.plan), nl=False)
     if not planned.plan.ok:
-        return 1
+        return FAILED
     if out:
         write_saved_plan(out, planned.plan, planned.desired)
         from reconciler.escape import terminal
@@ -185,7 +184,7 @@ def plan(file: str, out: str | None, fmt: str, detailed_exitcode: bool,
         click.echo(terminal(f"Saved plan to {out}; apply it with: reconciler apply {out}"
                             f" --file {file}"), err=True)
     drift = planned.plan.has_changes or (unmanaged_is_drift and bool(planned.plan.unmanaged))
-    return 2 if detailed_exitcode and drift else 0
+    return Result(changes=detailed_exitcode and drift)
 
 
 @cli.command()
@@ -196,7 +195,7 @@ def plan(file: str, out: str | None, fmt: str, detailed_exitcode: bool,
 @click.option("--yes", "-y", is_flag=True, help="Apply without asking for confirmation.")
 @click.option("--parallelism", type=click.IntRange(1, 100), default=10, show_default=True,
               help="How many actions may run at once.")
-def apply(target: str, desired_file: str | None, yes: bool, parallelism: int) -> int:
+def apply(target: str, desired_file: str | None, yes: bool, parallelism: int) -> Result:
     """Converge the cluster to a desired-state FILE, or apply a saved PLAN.
 
     A saved plan never chooses the file it is applied with: name it with --file, or run
@@ -237,7 +236,7 @@ def _print_notes(planned: Any) -> None:
                                 " pool listed or in the cluster"), err=True)
 
 
-def _apply(planned: Any, yes: bool, parallelism: int) -> int:
+def _apply(planned: Any, yes: bool, parallelism: int) -> Result:
     from reconciler.diagnostics import printable
     from reconciler.executor import deferred_interrupts, execute
     from reconciler.progress import LineEvents, LiveEvents, report_text
@@ -247,18 +246,18 @@ def _apply(planned: Any, yes: bool, parallelism: int) -> int:
     _print_notes(planned)
     click.echo(render_text(plan, color=_color()), nl=False)
     if not plan.ok:
-        return 1
+        return FAILED
     if not plan.has_changes:
-        return 0
+        return OK
     if not yes:
         if not sys.stdin.isatty():
             click.echo("error: refusing to apply without --yes: standard input is not a"
                        " terminal", err=True)
-            return 1
+            return FAILED
         if not click.confirm(f"Apply {len(plan.actions)} action(s) to cluster"
                              f" '{printable(plan.cluster)}'?", default=False):
             click.echo("Apply cancelled; nothing was changed.", err=True)
-            return 1
+            return FAILED
     # From the first write until the report is printed, Ctrl-C only stops new actions.
     with deferred_interrupts() as interrupt:
         if sys.stderr.isatty():
@@ -269,15 +268,15 @@ def _apply(planned: Any, yes: bool, parallelism: int) -> int:
             report = execute(plan, planned.driver, LineEvents(), parallelism=parallelism,
                              interrupt=interrupt)
         click.echo(report_text(report), nl=False)
-    return report.exit_code
+    return report.result
 
 
 @cli.command()
 @click.argument("plan_path", metavar="PLAN", type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
+@click.option("--format", "fmt", type=click.Choice(list(RENDERERS)), default="text",
               show_default=True,
               help="text for people, json for scripts, markdown for a pull-request comment.")
-def show(plan_path: str, fmt: str) -> int:
+def show(plan_path: str, fmt: str) -> Result:
     """Render a saved PLAN (from `plan --out`) without contacting the cluster.
 
     Exits 1 when the saved plan was rejected.
@@ -297,14 +296,14 @@ def show(plan_path: str, fmt: str) -> int:
     except (KeyError, ValueError, TypeError) as exc:
         raise ReconcilerError(f"{plan_path}: not a usable saved plan ({exc})") from None
     click.echo(renderer(fmt, color=_color())(plan), nl=False)
-    return 0 if plan.ok else 1
+    return Result(failed=not plan.ok)
 
 
 @cli.command(name="list")
 @click.argument("file", type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Output format.")
-def list_pools(file: str, fmt: str) -> int:
+def list_pools(file: str, fmt: str) -> Result:
     """List the live node pools of FILE's cluster, in the model's terms.
 
     \b
@@ -319,7 +318,7 @@ def list_pools(file: str, fmt: str) -> int:
     pools = sorted(driver_for(load_desired(file).cluster).list(),
                    key=lambda pool: natural_key(pool.name))  # pool2 before pool10
     click.echo((pools_json if fmt == "json" else pools_text)(pools), nl=False)
-    return 0
+    return OK
 
 
 @cli.command()
@@ -331,7 +330,7 @@ def list_pools(file: str, fmt: str) -> int:
               help="Schema the editor modeline points at (default: the file's own modeline, "
                    "else schemas/nodepools.schema.json found above the output, else the "
                    "published URL).")
-def export(file: str, output: str | None, schema_ref: str | None) -> int:
+def export(file: str, output: str | None, schema_ref: str | None) -> Result:
     """Print a desired-state file matching the live pools of FILE's cluster (onboarding).
 
     FILE needs only its cluster section (nodePools may be empty); its cluster and policy
@@ -371,16 +370,16 @@ def export(file: str, output: str | None, schema_ref: str | None) -> int:
                        out_dir=(target.parent if target else Path.cwd()).resolve())
     if target is None:
         click.echo(style.apply(text, bom=False), nl=False)
-        return 0
+        return OK
     write_atomic(target, style.apply(redact(text)), make_parents=True)
     from reconciler.escape import terminal
 
     click.echo(terminal(f"Wrote {output}"), err=True)
-    return 0
+    return OK
 
 
 @cli.command()
-def schema() -> int:
+def schema() -> Result:
     """Print the JSON Schema of desired-state files.
 
     \b
@@ -390,7 +389,7 @@ def schema() -> int:
     from reconciler.schema import schema_text
 
     click.echo(schema_text(), nl=False)
-    return 0
+    return OK
 
 
 @cli.command()
@@ -399,7 +398,7 @@ def schema() -> int:
               help="Write to this file instead of standard output.")
 @click.option("--check", is_flag=True,
               help="Write nothing; exit 1 when --output differs from what would be written.")
-def docs(topic: str, output: str | None, check: bool) -> int:
+def docs(topic: str, output: str | None, check: bool) -> Result:
     """Generate a reference page from its source, so the two cannot drift.
 
     TOPIC is `format` (the desired-state file, from the JSON Schema) or `commands` (every
@@ -422,14 +421,14 @@ def docs(topic: str, output: str | None, check: bool) -> int:
         if current != text:
             click.echo(f"{output} is out of date: run reconciler docs {topic} --output"
                        f" {output}", err=True)
-            return 1
-        return 0
+            return FAILED
+        return OK
     if output:
         Path(output).write_text(text, encoding="utf-8")
         click.echo(f"Wrote {output}", err=True)
     else:
         click.echo(text, nl=False)
-    return 0
+    return OK
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Protocol
 
@@ -21,6 +21,7 @@ from reconciler.errors import ReconcilerError
 from reconciler.model import NodePool, PoolStatus
 from reconciler.plan import Action, ActionKind, Plan
 from reconciler.providers.base import Driver, ProgressCallback
+from reconciler.result import Result
 
 _SCALAR_FIELDS = {"mode": "mode", "instanceType": "instance_type", "osDiskType": "os_disk_type",
                   "osDiskSizeGiB": "os_disk_size_gib", "priority": "priority",
@@ -58,11 +59,9 @@ class ApplyReport:
         return all(r.outcome is Outcome.APPLIED for r in self.results) and not self.interrupted
 
     @property
-    def exit_code(self) -> int:
-        """0 on success, 130 when interrupted, 1 on any failure."""
-        if self.interrupted:
-            return 130
-        return 0 if self.ok else 1
+    def result(self) -> Result:
+        """Interrupted, failed (any action not applied), or fine."""
+        return Result(failed=not self.ok, interrupted=self.interrupted)
 
 
 class ApplyEvents(Protocol):
@@ -187,7 +186,7 @@ def _perform(action: Action, driver: Driver, events: ApplyEvents) -> ActionResul
 def _call_driver(action: Action, driver: Driver, progress: ProgressCallback) -> None:
     if action.kind is ActionKind.CREATE:
         assert action.desired is not None
-        driver.create(_with(action.desired, managed=True), progress)
+        driver.create(replace(action.desired, managed=True), progress)
     elif action.kind is ActionKind.UPDATE:
         driver.update(update_patch(action), progress)
     else:
@@ -212,9 +211,3 @@ def update_patch(action: Action) -> NodePool:
         values["status"] = PoolStatus(provisioning_state="Succeeded")  # re-send a failed pool
     etag = action.live.etag if action.live else None
     return NodePool(name=desired.name, managed=True, etag=etag, **values)
-
-
-def _with(pool: NodePool, **changes: object) -> NodePool:
-    from dataclasses import replace
-
-    return replace(pool, **changes)

@@ -1,6 +1,6 @@
 """Golden plan cases: tests/cases/<name>/ holds desired.yaml, live.yaml and the expected plan.
 
-Each case is planned by the pure engine; the plan must equal expected.json (SPEC.md's plan
+Each case is planned by the pure engine; the plan must equal expected.json (the plan
 JSON) and expected.txt (the terminal view, colour off). REGENERATE=1 rewrites the expected
 files; review the diff before committing it.
 """

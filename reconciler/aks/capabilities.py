@@ -1,4 +1,4 @@
-"""What the planner may know about AKS agent pools before any write (CONTRACT.md table)."""
+"""What the planner may know about AKS agent pools before any write (docs/aks.md has the mapping table)."""
 
 from __future__ import annotations
 

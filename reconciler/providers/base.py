@@ -1,4 +1,4 @@
-"""The driver surface every provider implements (CONTRACT.md, "The four operations").
+"""The driver surface every provider implements (list, create, update, delete).
 
 A driver is built for one cluster, so the contract's ``cluster`` argument is bound at
 construction. ``list`` / ``create`` / ``update`` / ``delete`` raise only

@@ -1,4 +1,4 @@
-"""The plan JSON of SPEC.md: the public, versioned contract, mapped in this one place."""
+"""The plan JSON: the public, versioned contract (schemas/plan.schema.json), mapped here."""
 
 from __future__ import annotations
 
