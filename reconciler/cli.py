@@ -413,7 +413,7 @@ def docs(topic: str, output: str | None, check: bool) -> Result:
 
     from reconciler.docgen import topics
 
-    text = topics()[topic][1]()
+    text = topics(cli)[topic][1]()
     if check:
         if not output:
             raise click.UsageError("--check needs --output")

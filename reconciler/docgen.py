@@ -188,9 +188,9 @@ def commands_reference(group: click.Group) -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def topics() -> dict[str, tuple[str, Callable[[], str]]]:
-    """Topic name -> (default output path, generator)."""
-    from reconciler.cli import cli
+def topics(cli: click.Group) -> dict[str, tuple[str, Callable[[], str]]]:
+    """Topic name -> (default output path, generator); ``cli`` is the command group to
+    document (passed in, so this module never imports the CLI that imports it)."""
     from reconciler.schema import schema
 
     return {"format": ("docs/format.md", lambda: format_reference(schema())),

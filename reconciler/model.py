@@ -36,7 +36,7 @@ class PoolStatus:
 
 @dataclass(frozen=True)
 class NodePool:
-    """One node pool, in the model's terms (docs/architecture.md: the vendor-neutral node pool model).
+    """One node pool, in the vendor-neutral model's terms.
 
     ``managed`` is the provider-side ownership marker (AKS: tag ``managed-by=reconciler``)
     and ``etag`` the provider's optimistic-concurrency token; both are read from the

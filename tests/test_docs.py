@@ -22,7 +22,7 @@ ROOT = Path(__file__).parents[1]
 
 @pytest.mark.parametrize("topic", ["format", "commands"])
 def test_generated_reference_is_up_to_date(topic: str) -> None:
-    path, generate = topics()[topic]
+    path, generate = topics(cli)[topic]
     assert (ROOT / path).read_text(encoding="utf-8") == generate(), (
         f"{path} is out of date: run `reconciler docs {topic} --output {path}` and commit it")
 

@@ -1,4 +1,4 @@
-"""What the planner may know about AKS agent pools before any write (docs/aks.md has the mapping table)."""
+"""What the planner may know about AKS agent pools before any write (see docs/aks.md)."""
 
 from __future__ import annotations
 
