@@ -367,7 +367,8 @@ def export(file: str, output: str | None, schema_ref: str | None) -> Result:
     # Folders as the local provider resolves a relative stateFile: the file's real folder.
     text = export_text(base_text, driver.list(), driver.capabilities, header,
                        base_dir=base.resolve().parent,
-                       out_dir=(target.parent if target else Path.cwd()).resolve())
+                       out_dir=(target.parent if target else Path.cwd()).resolve(),
+                       source=str(base))
     if target is None:
         click.echo(style.apply(text, bom=False), nl=False)
         return OK

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import hashlib
 import os
 import re
 from dataclasses import dataclass, replace
@@ -68,11 +67,6 @@ def load_desired(file: str | FsPath, *, expand: bool = True) -> DesiredState:
     notes = tuple(sorted((d for d in (*unset, *semantic) if d.severity != "error"),
                          key=lambda d: (d.location, d.message)))
     return replace(desired, notes=notes) if notes else desired
-
-
-def file_digest(file: str | FsPath) -> str:
-    """sha256 of the file's bytes, to tell whether a saved plan's file changed."""
-    return "sha256:" + hashlib.sha256(FsPath(file).read_bytes()).hexdigest()
 
 
 def _settings(doc: LocatedDocument) -> dict[str, Any]:
@@ -141,5 +135,5 @@ def _build(doc: LocatedDocument, file: FsPath) -> DesiredState:
         protect=tuple(policy.get("protect", ())),
         pools=tuple(pool_from_dict(raw) for raw in data["nodePools"]),
         source=str(file),
-        digest=file_digest(file),
+        digest=doc.digest,
     )

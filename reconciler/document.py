@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import codecs
 import datetime
+import hashlib
+import json
+import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
@@ -13,6 +17,9 @@ from reconciler.diagnostics import Diagnostic, InvalidDocument, Location, Path
 MAX_FILE_BYTES = 1024 * 1024  # a 100-pool file is ~15 KB; far larger is a mistake or an attack
 MAX_NODES = 100_000  # bounds alias expansion ("billion laughs")
 MAX_DEPTH = 64
+# Scalars the round-trip loader keeps tagged that are text all the same.
+_TEXT_TAGS = frozenset({"tag:yaml.org,2002:str", "tag:yaml.org,2002:merge",
+                        "tag:yaml.org,2002:value"})
 # The parser names tokens by their YAML indicator; '?' is a key the user never typed.
 _TOKEN_WORDS = {"found '?'": "found a mapping key", "found '-'": "found a list item",
                 "'<block end>'": "the end of the block", "'<block mapping start>'":
@@ -27,6 +34,7 @@ class LocatedDocument:
     data: Any
     key_positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
     value_positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    digest: str = ""  # sha256 of the bytes read: a saved plan's "desired" fingerprint
 
     def location(self, path: Path, *, key: bool = False) -> Location:
         """Where ``path`` is written; falls back to the nearest enclosing node."""
@@ -45,10 +53,16 @@ def load_document(file: str | FsPath) -> LocatedDocument:
     name = str(file)
     raw = _read_bytes(FsPath(file), name)
     text = _decode(raw, name)
-    from reconciler.yamlfast import fast_document
+    from reconciler.yamlfast import check_events, fast_document
 
     doc = fast_document(text, name)
     if doc is None:  # anything unusual: the round-trip parser decides and words every error
+        # First a bounded pass over parser events: the limits hold while parsing (the
+        # round-trip loader would build the whole file first), and keys, tags and dates
+        # it would silently convert are refused where they are written.
+        problems = check_events(text, name)
+        if problems:
+            raise InvalidDocument(problems)
         tree = _parse(text, name)
         doc = LocatedDocument(name, None)
         doc.data = _convert(tree, (), doc, [0], 0)
@@ -57,6 +71,8 @@ def load_document(file: str | FsPath) -> LocatedDocument:
         kind = "empty" if doc.data is None else type(doc.data).__name__
         raise fail_at(name, 1, 1, f"expected a mapping with apiVersion, kind, cluster and "
                                 f"nodePools at the top level, got {_kind_word(kind)}")
+    # From the very bytes parsed: a file swapped after reading cannot pass for this one.
+    doc.digest = "sha256:" + hashlib.sha256(raw).hexdigest()
     return doc
 
 
@@ -72,17 +88,19 @@ def _kind_word(kind: str) -> str:
 
 
 def _read_bytes(path: FsPath, name: str) -> bytes:
+    """The file's bytes: a regular file of at most MAX_FILE_BYTES, read at most that far."""
+    from reconciler.readfile import FileTooLarge, NotRegularFile, UnreadableFile, read_limited
+
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise fail_at(name, 1, 1, f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB;"
-                                    " a node pool file should be a few kilobytes")
-        return path.read_bytes()
-    except IsADirectoryError:
-        raise fail_at(name, 1, 1, "is a directory, not a file") from None
-    except FileNotFoundError:
-        raise fail_at(name, 1, 1, "no such file") from None
-    except OSError as exc:
-        raise fail_at(name, 1, 1, f"cannot read file: {exc.strerror}") from None
+        return read_limited(path, MAX_FILE_BYTES)
+    except FileTooLarge:
+        raise fail_at(name, 1, 1, f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB;"
+                      " a node pool file should be a few kilobytes") from None
+    except NotRegularFile as exc:
+        hint = "" if exc.kind == "a directory" else "; expected a YAML file"
+        raise fail_at(name, 1, 1, exc.reason + hint) from None
+    except UnreadableFile as exc:  # missing, or refused by the system (permissions, loops)
+        raise fail_at(name, 1, 1, exc.reason) from None
 
 
 _WIDE_BOMS = {codecs.BOM_UTF32_LE: "UTF-32", codecs.BOM_UTF32_BE: "UTF-32",
@@ -119,36 +137,105 @@ def _position_of(raw: bytes, offset: int) -> tuple[int, int]:
 def _parse(text: str, name: str) -> Any:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    from ruamel.yaml.reader import ReaderError
 
     yaml = YAML(typ="rt")
     try:
-        documents = list(yaml.load_all(text))
+        with warnings.catch_warnings():
+            # ruamel warns (a re-used anchor, legal YAML) with a snippet of the file, on
+            # stderr and unlocated: never a file's content on the terminal.
+            warnings.simplefilter("ignore")
+            documents = list(yaml.load_all(text))
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        message = _yaml_message(exc)
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise fail_at(name, line, col, message) from None
+        raise fail_at(name, *yaml_error_position(exc), yaml_error_message(exc)) from None
+    except ReaderError as exc:
+        raise fail_at(name, *_text_position(text, exc.position),
+                      yaml_error_message(exc)) from None
     except YAMLError as exc:
-        raise fail_at(name, 1, 1, f"invalid YAML: {str(exc).splitlines()[0]}") from None
+        raise fail_at(name, 1, 1, yaml_error_message(exc)) from None
     except RecursionError:
         raise fail_at(name, 1, 1, "document is nested too deeply") from None
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+        # A constructor met a value it cannot build; its own words may quote the file.
+        raise fail_at(name, 1, 1, f"invalid YAML: a value cannot be read"
+                      f" ({type(exc).__name__})") from None
     if len(documents) > 1:
         raise fail_at(name, *_second_document_start(yaml, text), "file holds several YAML"
                     " documents; put one NodePoolSet per file")
     return documents[0] if documents else None
 
 
-def _yaml_message(exc: Any) -> str:
-    problem = (exc.problem or "invalid YAML").strip()
+# -- YAML errors in words of our own -----------------------------------------------------
+#
+# ruamel's messages quote what they found (a character, an alias or tag name, the values
+# of a duplicate key) and str(exc) adds a snippet of the line. An error about a file says
+# where, never what: the file may not be a node pool file at all (a credentials file
+# given by mistake, an --output that is another file). Quoted text is kept only when it
+# is the parser's own vocabulary: token names such as '<block end>' and YAML indicators.
+
+_QUOTED = re.compile(r"""\('((?:[^'\\]|\\.)*)',\)|'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)\"""")
+_VOCABULARY = re.compile(r"<[a-z ]+>|[-\[\]{},:?!|>]")
+_NAME = re.compile(r"[A-Za-z0-9_./-]{1,64}")
+_DROPPED = "\x00"  # marks where quoted content was removed, while the message is reworded
+
+
+def yaml_error_position(exc: Any) -> tuple[int, int]:
+    """The 1-based line and column a ruamel error points at (1:1 when it has no mark)."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    return (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+
+
+def yaml_error_message(exc: Any) -> str:
+    """A ruamel error in fixed words: no character, name, value or snippet of the file.
+
+    For any caller that reports a YAML error about a file (with yaml_error_position for
+    where): never ``str(exc)``, which quotes the offending line.
+    """
+    from ruamel.yaml.error import MarkedYAMLError
+    from ruamel.yaml.reader import ReaderError
+
+    if isinstance(exc, ReaderError):  # the text is decoded already: a character YAML bars
+        return "file contains a control character that YAML does not allow"
+    if not isinstance(exc, MarkedYAMLError):
+        return "invalid YAML"
+    problem = str(exc.problem or "invalid YAML").strip()
     if "found duplicate key" in problem or "duplicate key" in str(exc.context or ""):
-        key = str(exc.problem).split('"')[1] if '"' in str(exc.problem) else ""
+        # The key only, and only when it is a plain name; never its values.
+        match = re.match(r'found duplicate key "([^"]*)" with value', problem)
+        key = match[1] if match and _NAME.fullmatch(match[1]) else ""
         return f"duplicate key '{key}'" if key else "duplicate key"
     if "tab" in problem and "\\t" in problem or "found character '\\t'" in problem:
         return "tab characters cannot indent YAML; use spaces"
+    problem = _without_content(problem)
     for token, words in _TOKEN_WORDS.items():
         problem = problem.replace(token, words)
-    context = (exc.context or "").strip()
+    context = _without_content(str(exc.context or "").strip())
     return f"invalid YAML: {problem}" + (f" ({context})" if context else "")
+
+
+def _without_content(text: str) -> str:
+    """``text`` without quoted content from the file (the parser's vocabulary stays)."""
+    def keep_vocabulary(match: re.Match[str]) -> str:
+        inner = next(group for group in match.groups() if group is not None)
+        return f"'{inner}'" if _VOCABULARY.fullmatch(inner) else _DROPPED
+
+    text = _QUOTED.sub(keep_vocabulary, text)
+    text = re.sub(f"[^\x20-\x7e{_DROPPED}]", "", text)  # nothing outside plain ASCII either
+    if _DROPPED not in text:
+        return text
+    text = text.replace(f"found character {_DROPPED}", "found a character")
+    text = text.replace(f"but found {_DROPPED}", "but found another character")
+    text = re.sub(f"(?:for|of) the tag {_DROPPED}", "for this tag", text)
+    text = text.replace(f"alias {_DROPPED}", "alias (no anchor of that name before it)")
+    text = re.sub(f" ?{_DROPPED}", "", text)
+    return re.sub(r"\s+", " ", text).strip() or "invalid YAML"
+
+
+def _text_position(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of a character offset into ``text``."""
+    offset = max(0, min(offset, len(text)))
+    line_start = text.rfind("\n", 0, offset) + 1
+    return text.count("\n", 0, offset) + 1, offset - line_start + 1
 
 
 def _second_document_start(yaml: Any, text: str) -> tuple[int, int]:
@@ -179,7 +266,18 @@ def _convert(node: Any, path: Path, doc: LocatedDocument, count: list[int], dept
             _record(doc.value_positions, child, getattr(node, "lc", None), "item", index)
             out.append(_convert(item, child, doc, count, depth + 1))
         return out
-    return plain_scalar(node)
+    value = plain_scalar(node)
+    if value is not None and type(value) not in (bool, int, float, str):
+        # The event pass refuses these first, worded from the text; this keeps any that
+        # slip past from reaching the schema as something else.
+        raise InvalidDocument([Diagnostic(doc.location(path), path, _not_plain(value))])
+    return value
+
+
+def _not_plain(value: Any) -> str:
+    if isinstance(value, datetime.date):
+        return "is a date; quote it to make it a string"
+    return "is not a plain value (a YAML tag, a set or binary data?); write a plain value"
 
 
 def _convert_mapping(node: dict, path: Path, doc: LocatedDocument, count: list[int],
@@ -189,12 +287,61 @@ def _convert_mapping(node: dict, path: Path, doc: LocatedDocument, count: list[i
     if not path and lc is not None:
         doc.value_positions[()] = (lc.line + 1, lc.col + 1)
     for key in node:
-        name = key if isinstance(key, str) else str(plain_scalar(key))
+        name = key if isinstance(key, str) else plain_scalar(key)  # !!str 1: text all the same
+        if not isinstance(name, str):  # the event pass refuses these first, as written
+            raise InvalidDocument([Diagnostic(_key_location(doc, path, lc, key), path,
+                                              key_problem(_key_text(key), _key_kind(key)))])
+        if name in out:  # "1" and !!str 1: one key written twice
+            shown = f" '{name}'" if _NAME.fullmatch(name) else ""
+            raise InvalidDocument([Diagnostic(_key_location(doc, path, lc, key), path,
+                                              f"duplicate key{shown}")])
         child = (*path, name)
         _record(doc.key_positions, child, lc, "key", key)
         _record(doc.value_positions, child, lc, "value", key)
         out[name] = _convert(node[key], child, doc, count, depth + 1)
     return out
+
+
+def _key_location(doc: LocatedDocument, path: Path, lc: Any, key: Any) -> Location:
+    try:
+        line, col = lc.key(key)
+    except (AttributeError, KeyError, IndexError, TypeError):
+        return doc.location(path)
+    return Location(doc.file, line + 1, col + 1)
+
+
+def key_problem(written: str, kind: str) -> str:
+    """The message for a mapping key that is not a string, naming it as written."""
+    if kind in ("a list", "a mapping"):
+        return f"{kind} cannot be a key; keys must be plain strings"
+    if not written:
+        return "a key is empty (YAML reads it as null); write a name"
+    shown = written if len(written) <= 40 else written[:40] + "..."
+    return f"key {shown} is {kind}; quote it ({json.dumps(shown, ensure_ascii=False)})"
+
+
+def _key_kind(key: Any) -> str:
+    if key is None:
+        return "null"
+    if isinstance(key, bool) or type(key).__name__ == "ScalarBoolean":
+        return "a boolean"
+    if isinstance(key, int | float):
+        return "a number"
+    if isinstance(key, datetime.date):
+        return "a date"
+    if isinstance(key, tuple) or type(key).__name__ == "CommentedKeySeq":
+        return "a list"
+    if isinstance(key, dict) or type(key).__name__ == "CommentedKeyMap":
+        return "a mapping"
+    return "not a string"
+
+
+def _key_text(key: Any) -> str:
+    if key is None:
+        return "null"
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    return str(key)
 
 
 def _record(table: dict[Path, tuple[int, int]], path: Path, lc: Any, kind: str, key: Any) -> None:
@@ -208,7 +355,11 @@ def _record(table: dict[Path, tuple[int, int]], path: Path, lc: Any, kind: str, 
 
 
 def plain_scalar(value: Any) -> Any:
-    """ruamel's scalar subclasses as plain Python values."""
+    """ruamel's scalar subclasses as plain Python values.
+
+    Anything else (a date, binary data, a tagged value) is returned as it is, never turned
+    into text: an unquoted date is refused where it is written, not silently reformatted.
+    """
     if value is None or isinstance(value, bool):
         return value
     if type(value).__name__ == "ScalarBoolean":  # an anchored boolean is an int subclass
@@ -219,10 +370,6 @@ def plain_scalar(value: Any) -> Any:
         return float(value)
     if isinstance(value, str):
         return str(value)
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    return str(value)
-
-
-# -- the fast path ----------------------------------------------------------------------
-#
+    if type(value).__name__ == "TaggedScalar" and str(value.tag) in _TEXT_TAGS:
+        return str(value.value)  # !!str 3, or a lone << or = as a value: text as written
+    return value

@@ -98,28 +98,67 @@ def _saved_text(document: dict[str, Any], indent: int | None = None) -> str:
 
 
 def is_saved_plan(path: str) -> bool:
-    """True when ``path`` holds a saved plan rather than a desired-state file."""
+    """True when ``path`` holds a saved plan rather than a desired-state file.
+
+    Only a regular file is read, and at most SAVED_PLAN_MAX_BYTES of it: anything else is
+    left to the desired-file loader, which refuses it in its own words. A file that starts
+    like JSON but is larger than the cap counts as a plan, for read_saved_plan to refuse.
+    """
+    from reconciler.readfile import (
+        SAVED_PLAN_MAX_BYTES,
+        FileTooLarge,
+        UnreadableFile,
+        open_regular,
+        read_at_most,
+    )
+
     try:
-        with open(path, "rb") as handle:
-            head = handle.read(1)
-            if head != b"{":
+        with open_regular(path) as handle:
+            if handle.read(1) != b"{":
                 return False
-        document = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+            raw = b"{" + read_at_most(handle, SAVED_PLAN_MAX_BYTES - 1)
+    except FileTooLarge:
+        return True
+    except UnreadableFile:
+        return False
+    try:
+        document = json.loads(raw.decode("utf-8"))
+    except ValueError:
         return False
     return isinstance(document, dict) and "formatVersion" in document
 
 
 def read_saved_plan(path: str) -> dict[str, Any]:
-    """The saved plan document; a damaged one is an error, not a guess."""
+    """The saved plan document; a damaged one is an error, not a guess.
+
+    Only a regular file of at most SAVED_PLAN_MAX_BYTES is read: a FIFO or a link to a
+    device is refused at once.
+    """
+    from reconciler.readfile import (
+        SAVED_PLAN_MAX_BYTES,
+        FileTooLarge,
+        MissingFile,
+        UnreadableFile,
+        read_limited,
+    )
+
     try:
-        document = json.loads(Path(path).read_text(encoding="utf-8"))
+        raw = read_limited(path, SAVED_PLAN_MAX_BYTES)
+    except MissingFile:
+        raise ReconcilerError(f"{path}: no such file") from None
+    except FileTooLarge as exc:
+        raise ReconcilerError(f"{path}: {exc.reason}; not a saved plan (a plan of 100"
+                              " pools is about 120 KB)") from None
+    except UnreadableFile as exc:  # a directory, FIFO or device; or refused by the system
+        raise ReconcilerError(f"{path}: {exc.reason}; expected a saved plan") from None
+    try:
+        document = json.loads(raw.decode("utf-8"))
         document["fingerprint"]["live"], document["fingerprint"]["desired"]  # noqa: B018
         document["fingerprint"]["target"]  # noqa: B018
         str(document["desiredFile"])
-    except FileNotFoundError:
-        raise ReconcilerError(f"{path}: no such file") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except UnicodeDecodeError:
+        raise ReconcilerError(f"{path}: not a usable saved plan (not UTF-8 text)") from None
+    except (ValueError, KeyError, TypeError) as exc:
         raise ReconcilerError(f"{path}: not a usable saved plan ({exc})") from None
     return dict(document)
 

@@ -7,25 +7,54 @@ ruamel.yaml.clibz is installed, else ruamel's pure parser without comment handli
 resolving scalars as YAML 1.2 and constructing them with the round-trip constructor,
 so values are identical. It gives up (None) on everything it does not need: parse
 errors, several documents, directives, tags, anchors and aliases, merge keys, keys
-that are not strings or are repeated, empty values, tabs and unusual characters (where
-the parsers place or accept things differently), limits; the round-trip path then
-handles the file. tests/test_performance_properties.py checks both paths agree.
+that are not strings or are repeated, dates, empty values, tabs and unusual characters
+(where the parsers place or accept things differently), limits; the round-trip path then
+handles the file. tests/test_performance_properties.py checks both paths agree. CRLF line
+ends stay on the fast path: YAML reads every CRLF line break as LF (in scalars too), so
+the text with "\r\n" as "\n" has the same values at the same lines and columns; a lone
+"\r" still goes to the careful path.
+
+Before the round-trip path loads a file, ``check_events`` makes one bounded pass over the
+same events (libyaml's; the pure parser's decide when libyaml fails or finds something to
+refuse): the node-count and depth limits are enforced while parsing, counting an alias as
+the size of the node it names (the round-trip loader would otherwise build all of a 1 MiB
+file, hundreds of MB, before any limit is checked), and what the loader would silently
+convert is refused where it is written: keys that are not strings, unquoted dates, and
+tags other than the plain ones (!!binary, !!set, !!omap, custom tags).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
+from contextlib import suppress
 from types import SimpleNamespace
 from typing import Any
 
-from reconciler.diagnostics import InvalidDocument, Path
-from reconciler.document import MAX_DEPTH, MAX_NODES, LocatedDocument, fail_at, plain_scalar
+from reconciler.diagnostics import Diagnostic, InvalidDocument, Location, Path
+from reconciler.document import (
+    MAX_DEPTH,
+    MAX_NODES,
+    LocatedDocument,
+    fail_at,
+    key_problem,
+    plain_scalar,
+)
 
-_PLAIN_STR = "tag:yaml.org,2002:str"
-_NULL = "tag:yaml.org,2002:null"
-_CONSTRUCTED = frozenset({"tag:yaml.org,2002:bool", "tag:yaml.org,2002:int",
-                          "tag:yaml.org,2002:float", "tag:yaml.org,2002:timestamp"})
+_CORE = "tag:yaml.org,2002:"
+_PLAIN_STR = _CORE + "str"
+_NULL = _CORE + "null"
+_TIMESTAMP = _CORE + "timestamp"
+_CONSTRUCTED = frozenset({_CORE + "bool", _CORE + "int", _CORE + "float"})
+# What a key that is not a string is, by its tag (the YAML 1.2 core schema, and 1.1's).
+_KEY_KINDS = {_CORE + "int": "a number", _CORE + "float": "a number",
+              _CORE + "bool": "a boolean", _NULL: "null", _TIMESTAMP: "a date"}
+_COLLECTION_TAGS = frozenset({_CORE + "map", _CORE + "seq"})
+_SCALAR_TAGS = frozenset({_PLAIN_STR, *_CONSTRUCTED, _NULL})  # !!str, !!int, ... as written
+# Tags named in messages; any other is text from the file, and is not repeated.
+_KNOWN_TAGS = frozenset(_CORE + name for name in ("binary", "set", "omap", "pairs",
+                                                  "timestamp", "merge", "value", "yaml"))
 
 
 class _GiveUp(Exception):
@@ -40,6 +69,8 @@ _ORDINARY_TEXT = re.compile("[\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe"
 
 def fast_document(text: str, name: str) -> LocatedDocument | None:
     """The document from parser events, or None when the round-trip path must decide."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")  # same values and positions; a lone \r stays
     if not _ORDINARY_TEXT.fullmatch(text):
         return None
     try:
@@ -50,18 +81,60 @@ def fast_document(text: str, name: str) -> LocatedDocument | None:
         return None
 
 
-def _events(text: str) -> Iterator[Any]:
+def _events(text: str, *, pure: bool = False) -> Iterator[Any]:
     """Parser events: libyaml (C) when ruamel.yaml.clibz is installed, else pure Python."""
-    try:
-        from _ruamel_yaml_clibz import CParser
-    except ImportError:
+    parser_class = None if pure else _c_parser()
+    if parser_class is None:
         from ruamel.yaml import YAML
 
         yield from YAML(typ="safe", pure=True).parse(text)
         return
-    parser = CParser(text)
+    parser = parser_class(text)
     while (event := parser.get_event()) is not None:
         yield event
+
+
+def _c_parser() -> Any:
+    try:
+        from _ruamel_yaml_clibz import CParser
+    except ImportError:
+        return None
+    return CParser
+
+
+class _Resolution:
+    """Implicit tags as the round-trip loader resolves them (YAML 1.2 unless a %YAML
+    directive says 1.1), as strings (a ruamel Tag hashes unlike its string) and as Tags."""
+
+    def __init__(self) -> None:
+        from ruamel.yaml.nodes import ScalarNode
+        from ruamel.yaml.resolver import VersionedResolver
+
+        # The stand-in loader only spares the resolver an exception per scalar.
+        self.scanner = SimpleNamespace(yaml_version=None)
+        self.resolver = VersionedResolver(loadumper=SimpleNamespace(_scanner=self.scanner))
+        self.scalar_node = ScalarNode
+        self.cache: dict[tuple[Any, str, Any], tuple[str, Any]] = {}  # resolution is pure
+        self.starts: dict[Any, frozenset[str] | None] = {}  # by version: see resolve
+        self.plain = (str(self.resolver.DEFAULT_SCALAR_TAG), self.resolver.DEFAULT_SCALAR_TAG)
+
+    def set_version(self, version: Any) -> None:
+        self.scanner.yaml_version = version
+
+    def resolve(self, value: str, implicit: Any) -> tuple[str, Any]:
+        version = self.scanner.yaml_version
+        if version not in self.starts:
+            # The implicit resolvers are keyed by first character (None: any character).
+            keys = self.resolver.versioned_resolver.keys()
+            self.starts[version] = None if None in keys else frozenset(keys)
+        starts = self.starts[version]
+        if implicit[0] and value and starts is not None and value[0] not in starts:
+            return self.plain  # no implicit type starts so: a string, without a regexp
+        cache_key = (version, value, implicit)
+        if cache_key not in self.cache:
+            resolved = self.resolver.resolve(self.scalar_node, value, implicit)
+            self.cache[cache_key] = (str(resolved), resolved)
+        return self.cache[cache_key]
 
 
 class _FastComposer:
@@ -69,14 +142,10 @@ class _FastComposer:
 
     def __init__(self, name: str) -> None:
         from ruamel.yaml.nodes import ScalarNode
-        from ruamel.yaml.resolver import VersionedResolver
 
         self.doc = LocatedDocument(name, None)
         # No %YAML directive (those give up): YAML 1.2, as the round-trip loader resolves.
-        # The stand-in loader only spares the resolver an exception per scalar.
-        no_directive = SimpleNamespace(_scanner=SimpleNamespace(yaml_version=None))
-        self.resolver = VersionedResolver(loadumper=no_directive)
-        self.tags: dict[tuple[str, Any], tuple[str, Any]] = {}  # resolution is pure: cache it
+        self.resolution = _Resolution()
         self.scalar_node = ScalarNode
         self.constructor: Any = None
         self.count = 0
@@ -157,20 +226,20 @@ class _FastComposer:
             raise _GiveUp
         key = self._scalar(event)
         if not isinstance(key, str) or key in seen:
-            raise _GiveUp  # a number or date as a key, or a duplicate: the careful path knows
+            raise _GiveUp  # a number or date as a key, or a duplicate: the careful path says
         seen.add(key)
         return key
 
     def _scalar(self, event: Any) -> Any:
         if event.value == "" and event.implicit[0]:
             raise _GiveUp  # where an empty value "is" differs between parsers (and comments)
-        tag, resolved = self._resolve(event.value, event.implicit)
+        tag, resolved = self.resolution.resolve(event.value, event.implicit)
         if tag == _PLAIN_STR:
             return event.value
         if tag == _NULL:
             return None
         if tag not in _CONSTRUCTED:
-            raise _GiveUp  # merge keys, binary, sets...: the round-trip path knows them
+            raise _GiveUp  # merge keys, dates...: the careful path merges or refuses them
         if self.constructor is None:
             from ruamel.yaml import YAML
 
@@ -179,14 +248,206 @@ class _FastComposer:
                                 style=event.style or None)
         return plain_scalar(self.constructor.construct_object(node))
 
-    def _resolve(self, value: str, implicit: Any) -> tuple[str, Any]:
-        """The tag as a string (a ruamel Tag hashes unlike its string) and as a Tag."""
-        cache_key = (value, implicit)
-        if cache_key not in self.tags:
-            resolved = self.resolver.resolve(self.scalar_node, value, implicit)
-            self.tags[cache_key] = (str(resolved), resolved)
-        return self.tags[cache_key]
-
 
 def _mark(event: Any) -> tuple[int, int]:
     return event.start_mark.line + 1, event.start_mark.column + 1
+
+
+# -- the bounded pass before the round-trip load -----------------------------------------
+
+
+def check_events(text: str, name: str) -> list[Diagnostic]:
+    """One bounded pass over the parser events of ``text`` before the round-trip load.
+
+    Raises InvalidDocument where the value or depth limit is crossed (an alias counts as
+    the values of the node it names). Returns the keys, tags and dates the round-trip
+    loader would silently convert, each located where it is written, from the first
+    document (the round-trip path words anything else: several documents, undefined
+    aliases, duplicate keys).
+
+    libyaml's events make the pass fast. When libyaml cannot parse the text, or finds
+    something to refuse, the pure parser's events decide, since the round-trip loader
+    uses that parser (the two may place things differently around unusual characters);
+    when neither parses it, nothing is returned and the round-trip path words the parse
+    error, within the limits: its parser stops at the same point.
+    """
+    if _c_parser() is not None:
+        try:
+            if not _EventCheck(name).run(_events(text)):
+                return []
+        except InvalidDocument:
+            raise
+        except Exception:  # noqa: BLE001 - a parse error: the pure parser decides
+            pass
+    try:
+        return _EventCheck(name).run(_events(text, pure=True))
+    except InvalidDocument:
+        raise
+    except Exception:  # noqa: BLE001 - the round-trip path words the parse error
+        return []
+
+
+MAX_PROBLEMS = 100  # keys, dates and tags listed; a file with more is not a pool file
+
+
+class _Enough(Exception):
+    """MAX_PROBLEMS were found: stop reading."""
+
+
+# A frame per open mapping or list: [is mapping, path, depth, count before it, anchor,
+# height of its deepest child, expecting a key, current key, next index].
+_IS_MAP, _PATH, _DEPTH, _START, _ANCHOR, _HEIGHT, _EXPECT_KEY, _KEY, _INDEX = range(9)
+
+
+class _EventCheck:
+    """Counts values (aliases expanded), measures depth, notes silent conversions."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.resolution = _Resolution()
+        self.count = 0
+        self.anchors: dict[str, tuple[int, int]] = {}  # name -> (values, height)
+        self.problems: list[Diagnostic] = []
+        self.documents = 0
+
+    def run(self, events: Iterator[Any]) -> list[Diagnostic]:
+        from ruamel.yaml import events as ev
+
+        with suppress(_Enough):
+            self._walk(events, [], ev)
+        return self.problems
+
+    def _walk(self, events: Iterator[Any], frames: list[list[Any]], ev: Any) -> None:
+        scalar, alias = ev.ScalarEvent, ev.AliasEvent
+        mapping_start, sequence_start = ev.MappingStartEvent, ev.SequenceStartEvent
+        mapping_end, sequence_end = ev.MappingEndEvent, ev.SequenceEndEvent
+        for event in events:
+            kind = type(event)
+            if kind is mapping_end or kind is sequence_end:
+                self._close(frames)
+                continue
+            if kind is ev.DocumentStartEvent:
+                self.documents += 1
+                self.anchors = {}  # anchors are per document
+                self.resolution.set_version(event.version)
+                continue
+            if kind is not scalar and kind is not alias and kind is not mapping_start \
+                    and kind is not sequence_start:
+                continue  # stream and document ends
+            parent = frames[-1] if frames else None
+            if parent is not None and parent[_IS_MAP] and parent[_EXPECT_KEY]:
+                parent[_EXPECT_KEY] = False
+                self._key(event, parent, frames)
+                continue
+            if parent is None:
+                path: Path = ()
+                depth = 0
+            elif parent[_IS_MAP]:
+                parent[_EXPECT_KEY] = True
+                path, depth = (*parent[_PATH], parent[_KEY]), parent[_DEPTH] + 1
+            else:
+                path, depth = (*parent[_PATH], parent[_INDEX]), parent[_DEPTH] + 1
+                parent[_INDEX] += 1
+            if kind is alias:
+                size, height = self.anchors.get(event.anchor, (1, 1))
+            else:
+                size, height = 1, 1
+            self.count += size
+            if self.count > MAX_NODES:
+                expands = " (YAML aliases?); refusing to read it" if kind is alias else \
+                    "; a node pool file has a few thousand at most"
+                raise fail_at(self.name, *_mark(event),
+                              f"document {'expands to' if kind is alias else 'has'} more"
+                              f" than {MAX_NODES} values{expands}")
+            if depth + height - 1 > MAX_DEPTH:
+                raise fail_at(self.name, *_mark(event), f"document is nested more than"
+                              f" {MAX_DEPTH} levels deep")
+            if kind is scalar:
+                self._value(event, path)
+                if event.anchor is not None:
+                    self.anchors[event.anchor] = (1, 1)
+            elif kind is not alias:
+                self._tag_of_collection(event, path)
+                frames.append([kind is mapping_start, path, depth, self.count - 1,
+                               event.anchor, 0, True, None, 0])
+                continue
+            if parent is not None and parent[_HEIGHT] < height:
+                parent[_HEIGHT] = height
+
+    def _close(self, frames: list[list[Any]]) -> None:
+        frame = frames.pop()
+        height = frame[_HEIGHT] + 1
+        if frame[_ANCHOR] is not None:
+            self.anchors[frame[_ANCHOR]] = (self.count - frame[_START], height)
+        if frames and frames[-1][_HEIGHT] < height:
+            frames[-1][_HEIGHT] = height
+
+    def _key(self, event: Any, parent: list[Any], frames: list[list[Any]]) -> None:
+        kind = type(event).__name__
+        if kind == "AliasEvent":
+            parent[_KEY] = f"*{event.anchor}"
+            return
+        if kind != "ScalarEvent":  # a mapping or list as a key; its values still count
+            is_map = kind == "MappingStartEvent"
+            self._problem(event, parent[_PATH], key_problem("", "a mapping" if is_map
+                                                            else "a list"))
+            frames.append([is_map, parent[_PATH], parent[_DEPTH] + 1, self.count,
+                           event.anchor, 0, True, None, 0])
+            parent[_KEY] = "?"
+            return
+        parent[_KEY] = event.value
+        if event.anchor is not None:
+            self.anchors[event.anchor] = (1, 1)
+        tag = self._scalar_tag(event, parent[_PATH])
+        if tag in _KEY_KINDS:
+            self._problem(event, parent[_PATH], key_problem(event.value, _KEY_KINDS[tag]))
+
+    def _value(self, event: Any, path: Path) -> None:
+        if self._scalar_tag(event, path) == _TIMESTAMP:
+            self._problem(event, path, f"{_shown(event.value)} is a date; quote it"
+                          f" ({json.dumps(_shown(event.value))})")
+
+    def _scalar_tag(self, event: Any, path: Path) -> str | None:
+        """The scalar's tag as the loader would read it; None after a refused tag."""
+        tag = event.tag
+        if tag is None:
+            return self.resolution.resolve(event.value, event.implicit)[0] \
+                if event.implicit[0] else _PLAIN_STR
+        tag = str(tag)
+        if tag not in _SCALAR_TAGS:
+            self._problem(event, path, _tag_problem(tag, "value"))
+            return None
+        implicit = self.resolution.resolve(event.value, (True, False))[0]
+        if tag not in (_PLAIN_STR, _NULL) and implicit != tag:
+            # !!int abc: the constructor would fail on it (or quote it in its error).
+            self._problem(event, path, f"the {_short(tag)} tag does not fit this value;"
+                          " remove the tag")
+            return None
+        return tag
+
+    def _tag_of_collection(self, event: Any, path: Path) -> None:
+        if event.tag is not None and str(event.tag) not in _COLLECTION_TAGS:
+            self._problem(event, path, _tag_problem(str(event.tag), "list or mapping"))
+
+    def _problem(self, event: Any, path: Path, message: str) -> None:
+        if self.documents > 1:  # a second document is refused as such
+            return
+        if len(self.problems) == MAX_PROBLEMS:
+            message += f"; more follow (only the first {MAX_PROBLEMS + 1} are listed)"
+        self.problems.append(Diagnostic(Location(self.name, *_mark(event)), path, message))
+        if len(self.problems) > MAX_PROBLEMS:
+            raise _Enough
+
+
+def _tag_problem(tag: str, what: str) -> str:
+    if tag in _KNOWN_TAGS:
+        return f"the {_short(tag)} tag is not supported; write a plain {what}"
+    return f"YAML tags like this one are not supported; write a plain {what}"
+
+
+def _short(tag: str) -> str:
+    return "!!" + tag[len(_CORE):] if tag.startswith(_CORE) else tag
+
+
+def _shown(written: str) -> str:
+    return written if len(written) <= 40 else written[:40] + "..."

@@ -128,7 +128,7 @@ nodePools:
     labels: {}
     autoscaling: {enabled: false, desired: 3}
     extensions:
-      aks: {tags: {env: prod}, orchestratorVersion: 1.30.0} # pinned: upgrade with care
+      aks: {tags: {env: prod}, orchestratorVersion: "1.30.0"} # pinned: upgrade with care
 """
 
 

@@ -369,6 +369,8 @@ YAML_TEXT = st.lists(st.sampled_from([
     "- item\n", "? complex\n", "o: 1\no: 2\n", "%YAML 1.1\n---\n", "---\n", "p: !!str 3\n",
     "  q: bad indent\n", "r: [unclosed\n", "\t s: tab\n", "<<: {t: 1}\n", "u: 1e3\n", "# c\n",
     "v: .inf\n", "w:\n", "1: int key\n", "true: bool key\n", "x: 'a\n  b'\n",
+    '"1": quoted key\n', "~: null key\n", "y: 2001-12-14 21:59:43\n", "z: !!binary aGk=\n",
+    "s: !!set {a}\n", "t: !local x\n", "!!str 2: tagged key\n", "u: !!int x\n", "a: b\r\n",
 ]), min_size=1, max_size=6).map("".join)
 
 
@@ -395,6 +397,53 @@ def test_fast_yaml_never_differs_from_round_trip(text: str) -> None:
     assert_same_on_both_parsers(text)
 
 
+def loaded(text: str, tmp: Path) -> tuple[str, Any]:
+    """What load_document makes of ``text``: its data, or its diagnostics."""
+    path = tmp / "f.yaml"
+    path.write_text(text, encoding="utf-8", newline="")
+    try:
+        doc = document.load_document(path)
+    except InvalidDocument as exc:
+        return "refused", [d.format() for d in exc.diagnostics]
+    return "read", repr(doc.data)
+
+
+def assert_reads_alike_on_both_parsers(text: str) -> None:
+    """The bounded event pass before the round-trip load (limits, keys, dates, tags)
+    decides alike whether its events come from libyaml or from the pure parser."""
+    pytest.importorskip("_ruamel_yaml_clibz")
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        with_c = loaded(text, Path(folder))
+        saved = sys.modules.get("_ruamel_yaml_clibz")
+        sys.modules["_ruamel_yaml_clibz"] = None  # type: ignore[assignment]
+        try:
+            pure = loaded(text, Path(folder))
+        finally:
+            sys.modules["_ruamel_yaml_clibz"] = saved  # type: ignore[assignment]
+    assert with_c == pure
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(YAML_TEXT)
+def test_careful_path_reads_alike_on_both_parsers(text: str) -> None:
+    assert_reads_alike_on_both_parsers(text)
+
+
+def test_values_the_loader_would_convert_are_refused_on_every_path() -> None:
+    """Dates, keys that are not strings and non-plain tags: the fast path declines them
+    and the round-trip path refuses them; neither turns them into text."""
+    for text in ["a: 2024-01-01\n", "1: a\n", "~: a\n", "a: !!binary aGk=\n",
+                 "a: !!set {b}\n", "a: !x y\n", "2024-01-01: a\n", "a: [2024-01-01]\n"]:
+        for crlf in (False, True):
+            source = text.replace("\n", "\r\n") if crlf else text
+            assert yamlfast.fast_document(source, "f.yaml") is None, source
+            assert round_trip(source) is None, source  # _convert refuses what slips past
+            problems = yamlfast.check_events(source, "f.yaml")
+            assert len(problems) == 1, (source, problems)
+
+
 GOLDEN_TEXTS = [path.read_text() for path in sorted(TESTS.glob("cases/*/desired.yaml"))]
 EDITS = st.sampled_from([*":-[]{}#&*!|>'\"%@`,? \t\n\\", "  ", "\n  ", "a", "1", "\u00e9",
                          "\ufeff", "\r\n", "\x85", "\u2028"])
@@ -409,6 +458,22 @@ def test_fast_yaml_never_differs_on_damaged_files(text: str,
         at = int(where * len(text))
         text = text[:at] + piece + text[at + (0 if insert else 1):]
     assert_same_on_both_parsers(text)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(GOLDEN_TEXTS), st.lists(st.tuples(st.floats(0, 1), EDITS), max_size=3),
+       st.sampled_from(["  x-when: 2024-01-01\n", "  1: int key\n", "  x-bin: !!binary aGk=\n",
+                        "  x-ok: 1\n"]))
+def test_careful_path_reads_damaged_files_alike_on_both_parsers(
+        text: str, edits: list[tuple[float, str]], problem: str) -> None:
+    """Unusual characters (tabs, NEL, LS, BOM, CR) send a file to the careful path, where
+    libyaml and the pure parser may place things differently: the outcome must not
+    depend on which parser is installed."""
+    text = text.replace("cluster:\n", "cluster:\n" + problem, 1)
+    for where, piece in edits:
+        at = int(where * len(text))
+        text = text[:at] + piece + text[at:]
+    assert_reads_alike_on_both_parsers(text)
 
 
 # -- the schema acceptance check never accepts what jsonschema rejects -------------------

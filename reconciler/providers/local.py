@@ -48,15 +48,27 @@ class StateFile:
         self.lock_timeout = lock_timeout
 
     def read(self) -> dict[str, dict]:
-        """Agent pools by name; a missing file is an empty cluster."""
+        """Agent pools by name; a missing file is an empty cluster.
+
+        Only a regular file of at most STATE_FILE_MAX_BYTES is read: a link to /dev/zero
+        or a FIFO is refused at once, never read until memory or patience runs out.
+        """
+        from reconciler.readfile import (
+            STATE_FILE_MAX_BYTES,
+            MissingFile,
+            UnreadableFile,
+            read_limited,
+        )
+
         try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
+            raw = read_limited(self.path, STATE_FILE_MAX_BYTES)
+        except MissingFile:
             return {}
-        except OSError as exc:
-            raise ProviderError(f"cannot read state file {self.path}: {exc}") from exc
+        except UnreadableFile as exc:  # a FIFO, device or directory; too large; refused
+            raise ProviderError(f"cannot read state file {self.path}: it {exc.reason}"
+                                ) from None
         try:
-            pools = json.loads(text).get("agentPools", {})
+            pools = json.loads(raw.decode("utf-8")).get("agentPools", {})
         except (ValueError, AttributeError) as exc:
             raise ProviderError(f"state file {self.path} is corrupt ({exc}); "
                                 "fix it or remove it to start from an empty cluster") from exc
@@ -126,9 +138,12 @@ class LocalDriver(Driver):
         return aks_capabilities(self.location)
 
     def list(self, name: str | None = None) -> list[NodePool]:
-        """Pools in the state file, sorted by name, optionally only ``name``."""
+        """Pools in the state file in natural name order (pool2 before pool10), optionally
+        only ``name``."""
+        from reconciler.naturalsort import natural_key
+
         pools = self.state.read()
-        return [pool_from_arm(pools[n], self.location) for n in sorted(pools)
+        return [pool_from_arm(pools[n], self.location) for n in sorted(pools, key=natural_key)
                 if name is None or n == name]
 
     def create(self, pool: NodePool, progress: ProgressCallback | None = None) -> NodePool:

@@ -6,6 +6,9 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,3 +63,41 @@ def reconciler_process(args: Sequence[str], cwd: Path, *, env: dict[str, str] | 
                           capture_output=True, stdin=subprocess.DEVNULL, timeout=timeout,
                           env={**os.environ, "NO_COLOR": "1", **(env or {})},
                           preexec_fn=limit if memory_bytes is not None else None)
+
+
+@dataclass(frozen=True)
+class Measured:
+    """How one bounded process ended: exit code (None: killed at the time bound), its
+    output, wall-clock seconds and peak resident size in KiB (its own, from wait4)."""
+
+    code: int | None
+    stdout: str
+    stderr: str
+    seconds: float
+    max_rss_kib: int
+
+
+def bounded_process(args: Sequence[str], cwd: Path, env: dict[str, str], *,
+                    seconds: float, memory_bytes: int) -> Measured:
+    """Run ``args`` with its address space limited to ``memory_bytes`` (RLIMIT_AS), killed
+    after ``seconds``; the peak resident size is measured."""
+    def limit() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.monotonic()
+        process = subprocess.Popen(list(args), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                   stdout=out, stderr=err, preexec_fn=limit)
+        killer = threading.Timer(seconds, process.kill)
+        killer.start()
+        _, status, usage = os.wait4(process.pid, 0)
+        killer.cancel()
+        took = time.monotonic() - started
+        process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+        out.seek(0)
+        err.seek(0)
+        code = None if process.returncode == -9 else process.returncode
+        return Measured(code, out.read().decode("utf-8", "replace"),
+                        err.read().decode("utf-8", "replace"), took, usage.ru_maxrss)

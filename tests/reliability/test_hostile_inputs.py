@@ -2,7 +2,8 @@
 any provider call.
 
 Each file of ``tests/hostile/`` (plus huge ones generated here: 10 MiB, 10,000-level
-nesting, a 3 MB scalar) is given to the real CLI, ``python -m reconciler plan FILE``, one
+nesting, a 3 MB scalar, 1 MiB floods of values that leave the fast YAML path: a tab, an
+anchor, CRLF line ends) is given to the real CLI, ``python -m reconciler plan FILE``, one
 process per file. Most files aim at the AKS emulator through ``${HOSTILE_*}`` settings, so
 a provider call would show in its request log; one aims at a local state file that must
 stay untouched. For every file:
@@ -22,13 +23,8 @@ from __future__ import annotations
 
 import os
 import re
-import resource
 import shutil
-import subprocess
 import sys
-import tempfile
-import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from reliability_support import bounded_process
 
 from reconciler.document import MAX_FILE_BYTES
 from reconciler.emulator import Emulator
@@ -83,9 +80,58 @@ def generate_huge_files(folder: Path) -> list[str]:
         lines.append(f"  - {{name: p{len(lines)}, mode: user}}\n")
         size += len(lines[-1])
     files["generated-just-under-the-size-limit.yaml"] = header + "nodePools:\n" + "".join(lines)
+    # The same many-pools file with CRLF line ends: legitimate line ends, refused for its
+    # pool count (it took ~30 s and 180 MB when CRLF sent it to the round-trip parser).
+    crlf = files["generated-just-under-the-size-limit.yaml"].replace("\n", "\r\n")
+    files["generated-1-mib-pools-crlf.yaml"] = crlf[:MAX_FILE_BYTES - 64].rsplit("\r\n", 1)[0]
+    # ~400,000 values in 1 MiB, with what sends a file to the careful path: every one is
+    # refused at the value limit while it is parsed (each took 65-95 s and 460-560 MB when
+    # the round-trip loader built the whole file before counting).
+    for name, before in {"tab": "#\ta tab in a comment\n", "anchor": "anchored: &a 1\n",
+                         "crlf": ""}.items():
+        files[f"generated-1-mib-flood-{name}.yaml"] = flood_of_values(header, before,
+                                                                      crlf=name == "crlf")
+    # ~90,000 things the loader refuses (dates; keys that are numbers), under the value
+    # limit: the first 100 are listed, then reading stops.
+    files["generated-1-mib-of-dates.yaml"] = flood_of_values(header).replace(
+        "1,", "2024-01-01,")[:MAX_FILE_BYTES - 64].rsplit("\n", 1)[0] + "\n"
+    keys = "".join(f"  {index}: a\n" for index in range(100_000))
+    files["generated-1-mib-of-number-keys.yaml"] = (header + "nodePools: []\nkeys:\n"
+                                                   + keys)[:MAX_FILE_BYTES - 64].rsplit(
+                                                       "\n", 1)[0] + "\n"
     for name, text in files.items():
-        (folder / name).write_text(text, encoding="utf-8")
+        (folder / name).write_text(text, encoding="utf-8", newline="")
     return list(files)
+
+
+def flood_of_values(header: str, before: str = "", *, crlf: bool = False) -> str:
+    """Just under MAX_FILE_BYTES: ``header``, ``before``, then a flow list of 1s."""
+    line = "1," * 40 + "\n"
+    start = header + before + "nodePools: []\nflood: [\n"
+    count = (MAX_FILE_BYTES - 200 - len(start)) // (len(line) + crlf)
+    text = start + line * count + "1]\n"
+    return text.replace("\n", "\r\n") if crlf else text
+
+
+def valid_crlf_file(pools: int = 100) -> str:
+    """A valid local-provider file of ``pools`` pools with ~200 labels each, just under
+    MAX_FILE_BYTES, with CRLF line ends."""
+    parts = ["apiVersion: reconciler/v1\nkind: NodePoolSet\ncluster:\n  name: big\n"
+             "  provider: local\n  settings: {stateFile: state.json, location: japaneast}\n"
+             "nodePools:\n"]
+    per_pool = (MAX_FILE_BYTES - 4096) // pools
+    for index in range(pools):
+        mode = "system" if index == 0 else "user"
+        pool = [f"  - name: {'system' if index == 0 else f'pool{index}'}\n    mode: {mode}\n"
+                "    instanceType: Standard_D4s_v5\n"
+                "    autoscaling: {enabled: true, min: 1, max: 3}\n    labels:\n"]
+        size = len(pool[0]) + pool[0].count("\n")  # each line end becomes two bytes
+        while size + 48 < per_pool:
+            label = len(pool) - 1
+            pool.append(f"      team-{label:04d}.example.com/tier: value-{label:04d}\n")
+            size += len(pool[-1]) + 1
+        parts += pool
+    return "".join(parts).replace("\n", "\r\n")
 
 
 def run_bounded(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[
@@ -95,24 +141,9 @@ def run_bounded(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[
     Returns (exit code or None if killed, stdout, stderr, seconds, peak RSS in KiB);
     the peak comes from wait4, so it is this process's own.
     """
-    def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BOUND_BYTES, MEMORY_BOUND_BYTES))
-
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        started = time.monotonic()
-        process = subprocess.Popen(args, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                                   stdout=out, stderr=err, preexec_fn=limit)
-        killer = threading.Timer(TIME_BOUND_SECONDS, process.kill)
-        killer.start()
-        _, status, usage = os.wait4(process.pid, 0)
-        killer.cancel()
-        seconds = time.monotonic() - started
-        process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
-        out.seek(0)
-        err.seek(0)
-        code = None if process.returncode == -9 else process.returncode
-        return (code, out.read().decode("utf-8", "replace"),
-                err.read().decode("utf-8", "replace"), seconds, usage.ru_maxrss)
+    run = bounded_process(args, cwd, env, seconds=TIME_BOUND_SECONDS,
+                          memory_bytes=MEMORY_BOUND_BYTES)
+    return run.code, run.stdout, run.stderr, run.seconds, run.max_rss_kib
 
 
 @pytest.fixture(scope="module")
@@ -208,6 +239,31 @@ def test_every_hostile_file_is_refused_cleanly_in_bounded_time_and_memory(
         "peak RSS MiB": max(r.max_rss_kib for r in files) // 1024,
         "provider calls": refusals["<provider calls>"].code or 0})
     assert not failures, "\n".join(f"{name}: {found}" for name, found in failures.items())
+
+
+def test_the_1_mib_floods_are_refused_at_the_value_limit(
+        refusals: dict[str, Refusal]) -> None:
+    """Each flood is refused where the limit is crossed, not after parsing all of it."""
+    for name in ("tab", "anchor", "crlf"):
+        refusal = refusals[f"generated-1-mib-flood-{name}.yaml"]
+        assert "more than 100000 values" in refusal.stderr, refusal.stderr[:300]
+        assert len(refusal.stderr.splitlines()) == 1
+    for name, says in (("dates", "is a date; quote it"), ("number-keys", "is a number")):
+        lines = refusals[f"generated-1-mib-of-{name}.yaml"].stderr.splitlines()
+        assert len(lines) == 101 and all(says in line for line in lines), lines[:3]
+        assert lines[-1].endswith("; more follow (only the first 101 are listed)")
+
+
+def test_a_valid_1_mib_crlf_file_validates_within_the_bound(tmp_path: Path) -> None:
+    """Legitimate CRLF line ends keep a file on the fast YAML path."""
+    text = valid_crlf_file()
+    assert MAX_FILE_BYTES - 64 * 1024 < len(text.encode()) <= MAX_FILE_BYTES
+    (tmp_path / "big.yaml").write_bytes(text.encode())
+    code, stdout, stderr, seconds, _ = run_bounded(
+        [sys.executable, "-m", "reconciler", "validate", "big.yaml"], tmp_path,
+        {**os.environ, "NO_COLOR": "1"})
+    assert code == 0, (stderr[:500], seconds)
+    assert stdout == "big.yaml: valid (100 node pools)\n"
 
 
 def test_no_hostile_file_reaches_the_provider(refusals: dict[str, Refusal]) -> None:

@@ -192,7 +192,7 @@ def test_sigint_inside_a_progress_callback_is_an_orderly_stop(quick_file: Path,
     handler = signal.getsignal(signal.SIGINT)
     report = execute(planned.plan, planned.driver, SignallingEvents(where), parallelism=1)
     assert signal.getsignal(signal.SIGINT) is handler  # restored
-    assert report.interrupted and report.exit_code == 130
+    assert report.interrupted and report.result.exit_code == 130
     outcomes = [result.outcome for result in report.results]
     # The first action had started when the signal came; nothing started after it.
     assert outcomes == [Outcome.APPLIED] + [Outcome.NOT_STARTED] * 3
@@ -238,6 +238,6 @@ def test_an_interrupt_before_the_first_action_starts_nothing(quick_file: Path) -
     interrupt.set()  # Ctrl-C between the confirmation and the first write
     report = execute(planned.plan, planned.driver, SignallingEvents("never"),
                      interrupt=interrupt)
-    assert report.interrupted and report.exit_code == 130
+    assert report.interrupted and report.result.exit_code == 130
     assert [r.outcome for r in report.results] == [Outcome.NOT_STARTED] * 4
     assert not (quick_file.parent / "state.json").exists()
