@@ -294,7 +294,8 @@ def show(plan_path: str, fmt: str) -> Result:
     try:
         plan = plan_from_json(read_saved_plan(plan_path))
     except (KeyError, ValueError, TypeError) as exc:
-        raise ReconcilerError(f"{plan_path}: not a usable saved plan ({exc})") from None
+        detail = f"it has no '{exc.args[0]}'" if isinstance(exc, KeyError) else str(exc)
+        raise ReconcilerError(f"{plan_path}: not a usable saved plan ({detail})") from None
     click.echo(renderer(fmt, color=_color())(plan), nl=False)
     return Result(failed=not plan.ok)
 

@@ -179,9 +179,23 @@ _NAME = re.compile(r"[A-Za-z0-9_./-]{1,64}")
 _DROPPED = "\x00"  # marks where quoted content was removed, while the message is reworded
 
 
+# Errors about something left open (a quote, a bracket): the parser notices only where
+# it gave up, often past the end of the file; where it was opened is what the user needs.
+_LEFT_OPEN = ("while scanning a quoted scalar", "while parsing a flow sequence",
+              "while parsing a flow mapping", "while scanning a block scalar")
+
+
+def _left_open(exc: Any) -> bool:
+    return getattr(exc, "context_mark", None) is not None and \
+        str(getattr(exc, "context", "") or "").strip() in _LEFT_OPEN
+
+
 def yaml_error_position(exc: Any) -> tuple[int, int]:
-    """The 1-based line and column a ruamel error points at (1:1 when it has no mark)."""
+    """The 1-based line and column a ruamel error points at (1:1 when it has no mark);
+    for a quote or bracket never closed, where it was opened."""
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    if _left_open(exc):
+        mark = exc.context_mark
     return (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
 
 
@@ -210,6 +224,15 @@ def yaml_error_message(exc: Any) -> str:
     for token, words in _TOKEN_WORDS.items():
         problem = problem.replace(token, words)
     context = _without_content(str(exc.context or "").strip())
+    if _left_open(exc):
+        what = {"while scanning a quoted scalar": "quoted string",
+                "while parsing a flow sequence": "[ list",
+                "while parsing a flow mapping": "{ mapping",
+                "while scanning a block scalar": "block scalar"}[context]
+        where = exc.problem_mark
+        at = f" at {where.line + 1}:{where.column + 1}" if where is not None else ""
+        found = "the file ends first" if "end of stream" in problem else f"{problem}{at}"
+        return f"invalid YAML: the {what} opened here is not closed ({found})"
     return f"invalid YAML: {problem}" + (f" ({context})" if context else "")
 
 

@@ -158,8 +158,15 @@ def read_saved_plan(path: str) -> dict[str, Any]:
         str(document["desiredFile"])
     except UnicodeDecodeError:
         raise ReconcilerError(f"{path}: not a usable saved plan (not UTF-8 text)") from None
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ReconcilerError(f"{path}: not a usable saved plan ({exc})") from None
+    except json.JSONDecodeError as exc:
+        raise ReconcilerError(f"{path}:{exc.lineno}:{exc.colno}: not a saved plan (not valid"
+                              " JSON)") from None
+    except KeyError as exc:
+        raise ReconcilerError(f"{path}: not a usable saved plan (it has no"
+                              f" '{exc.args[0]}')") from None
+    except (ValueError, TypeError):
+        raise ReconcilerError(f"{path}: not a usable saved plan (not a plan document)"
+                              ) from None
     return dict(document)
 
 

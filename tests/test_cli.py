@@ -385,3 +385,16 @@ def test_warnings_and_typo_hints_are_one_line_each(workdir: Path) -> None:
         "p.yaml:6:88: nodePools[0].autoscaling.desired: warning: desired is ignored while"
         " autoscaling is enabled (the autoscaler sets the node count)",
         "warning: policy.protect names 'ghost', which matches no pool listed or in the cluster"]
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ('{"formatVersion": "2"}', "error: p.json: not a usable saved plan (it has no 'fingerprint')"),
+    ("[1, 2]", "error: p.json: not a usable saved plan (not a plan document)"),
+])
+def test_damaged_saved_plans_are_worded_without_python_internals(
+        workdir: Path, content: str, message: str) -> None:
+    (workdir / "p.json").write_text(content)
+    plan_like = content.startswith("{")  # apply takes anything else for a desired file
+    for args in (["show", "p.json"], ["apply", "p.json", "--yes"])[:2 if plan_like else 1]:
+        result = run(*args)
+        assert result.exit_code == 1 and result.stderr.strip() == message, args
