@@ -201,9 +201,8 @@ def startup_figures(work: Path, runs: int, pure_yaml: bool) -> list[Figure]:
 def engine_inputs(count: int) -> tuple[Any, list[Any], Any]:
     """Desired state and live pools of ``count`` pools, every pool changed, and capabilities."""
     from reconciler.desired import DesiredState
-    from reconciler.model import Autoscaling, NodePool
-    from reconciler.providers import capabilities_for
-    from reconciler.providers.base import Cluster
+    from reconciler.model import Autoscaling, Cluster, NodePool
+    from reconciler.registry import capabilities_for
 
     desired, live = [], []
     for index in range(count):

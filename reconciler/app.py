@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reconciler.desired import DesiredState, load_desired
+from reconciler.driver import Driver
 from reconciler.model import NodePool
 from reconciler.plan import Plan
 from reconciler.planner import make_plan
-from reconciler.providers import driver_for
-from reconciler.providers.base import Driver
+from reconciler.registry import driver_for
 from reconciler.savedplan import check_fresh, desired_file_for, read_saved_plan
 
 

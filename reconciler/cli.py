@@ -313,7 +313,7 @@ def list_pools(file: str, fmt: str) -> Result:
     """
     from reconciler.desired import load_desired
     from reconciler.naturalsort import natural_key
-    from reconciler.providers import driver_for
+    from reconciler.registry import driver_for
     from reconciler.render.pools import pools_json, pools_text
 
     pools = sorted(driver_for(load_desired(file).cluster).list(),
@@ -354,8 +354,8 @@ def export(file: str, output: str | None, schema_ref: str | None) -> Result:
     from reconciler.atomicwrite import write_atomic
     from reconciler.desired import load_desired
     from reconciler.export import ExportHeader, export_text, read_base, schema_ref_for
-    from reconciler.providers import driver_for
     from reconciler.redact import redact
+    from reconciler.registry import driver_for
 
     desired = load_desired(file)
     driver = driver_for(desired.cluster)

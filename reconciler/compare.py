@@ -8,9 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.model import DRIVER_LABELS, OWNER_TAG_KEY, Autoscaling, NodePool, whole_numbers
+from reconciler.model import (
+    DRIVER_LABELS,
+    OWNER_TAG_KEY,
+    Autoscaling,
+    Capabilities,
+    NodePool,
+    whole_numbers,
+)
 from reconciler.plan import FieldChange
-from reconciler.providers.base import Capabilities
 from reconciler.zones import normalize_zones, to_provider_zone
 
 SPOT_TAINT = "kubernetes.azure.com/scalesetpriority=spot:NoSchedule"

@@ -11,10 +11,9 @@ from typing import Any
 
 from reconciler.diagnostics import Diagnostic, InvalidDocument, Path
 from reconciler.document import LocatedDocument, load_document
-from reconciler.model import NodePool, pool_from_dict
-from reconciler.providers import DRIVERS, capabilities_for
-from reconciler.providers.base import Cluster
+from reconciler.model import Capabilities, Cluster, NodePool, pool_from_dict
 from reconciler.redact import remember
+from reconciler.registry import PROVIDERS, capabilities_for
 from reconciler.schema import schema_diagnostics
 from reconciler.semantics import semantic_diagnostics
 
@@ -119,8 +118,11 @@ def _capabilities(data: dict[str, Any]) -> Any:
     provider = str(cluster.get("provider", "local"))
     # A misspelt provider is reported by the schema; the pools are still checked, by the
     # rules of the provider it most likely means, so one run reports everything.
-    close = difflib.get_close_matches(provider, list(DRIVERS), n=1)
-    return capabilities_for(provider if provider in DRIVERS or not close else close[0], known)
+    close = difflib.get_close_matches(provider, list(PROVIDERS), n=1)
+    if provider not in PROVIDERS and not close:
+        return Capabilities(location=known.get("location") if isinstance(
+            known.get("location"), str) else None)  # neutral rules only
+    return capabilities_for(provider if provider in PROVIDERS else close[0], known)
 
 
 def _build(doc: LocatedDocument, file: FsPath) -> DesiredState:

@@ -17,10 +17,10 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Protocol
 
+from reconciler.driver import Driver, ProgressCallback
 from reconciler.errors import ReconcilerError
 from reconciler.model import NodePool, PoolStatus
 from reconciler.plan import Action, ActionKind, Plan
-from reconciler.providers.base import Driver, ProgressCallback
 from reconciler.result import Result
 
 _SCALAR_FIELDS = {"mode": "mode", "instanceType": "instance_type", "osDiskType": "os_disk_type",

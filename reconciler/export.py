@@ -20,9 +20,8 @@ from typing import Any
 
 from reconciler.compare import user_labels, without_provider_noise
 from reconciler.errors import ReconcilerError
-from reconciler.model import OWNER_TAG_VALUE, NodePool
+from reconciler.model import OWNER_TAG_VALUE, Capabilities, NodePool
 from reconciler.naturalsort import natural_key
-from reconciler.providers.base import Capabilities
 
 # Extension fields worth pinning in a file; versions and upgrade knobs are left to the user
 # (kept and refreshed only when the existing file already pins them).

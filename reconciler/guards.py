@@ -6,9 +6,8 @@ import re
 from collections.abc import Iterator, Sequence
 
 from reconciler.desired import DesiredState
-from reconciler.model import NodePool
+from reconciler.model import Capabilities, NodePool
 from reconciler.plan import Action, FieldChange, PlanError
-from reconciler.providers.base import Capabilities
 
 VERSION_FIELD = ("extensions", "aks", "orchestratorVersion")
 OS_SKU_FIELD = ("extensions", "aks", "osSKU")

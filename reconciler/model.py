@@ -7,6 +7,7 @@ Field names in files and plans are the camelCase names in ``FIELD_NAMES``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 OWNER_TAG_KEY = "managed-by"
@@ -136,3 +137,30 @@ def whole_numbers(value: Any) -> Any:
     if isinstance(value, list):
         return [whole_numbers(item) for item in value]
     return value
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """The ``cluster`` section of a desired-state file, settings already expanded."""
+
+    name: str
+    provider: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    base_dir: Path = Path(".")
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What the planner needs to know about a provider before any write.
+
+    ``immutable_fields`` holds plan field paths (``("instanceType",)``, ``("zones",)``,
+    ``extensions.aks.maxPods``...) that cannot change on an existing pool.
+    ``location`` is the region used to write zones in the model's ``<region>-<n>`` form.
+    """
+
+    immutable_fields: frozenset[tuple[str, ...]] = frozenset()
+    name_pattern: str | None = None
+    name_rule: str = ""
+    max_pools: int = 100
+    location: str | None = None
+    reserved_label_prefixes: tuple[str, ...] = ()

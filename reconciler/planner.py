@@ -8,10 +8,9 @@ from reconciler.compare import create_changes, diff_pool
 from reconciler.desired import DesiredState
 from reconciler.fingerprint import live_fingerprint
 from reconciler.guards import guard_errors, immutable_errors
-from reconciler.model import OWNER_TAG_KEY, OWNER_TAG_VALUE, NodePool
+from reconciler.model import OWNER_TAG_KEY, OWNER_TAG_VALUE, Capabilities, NodePool
 from reconciler.naturalsort import natural_key
 from reconciler.plan import Action, ActionKind, FieldChange, Plan, PlanError, Reason
-from reconciler.providers.base import Capabilities
 
 OWNER_FIELD = "managedBy"
 STATE_FIELD = "provisioningState"

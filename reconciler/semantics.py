@@ -11,8 +11,7 @@ from typing import Any
 from reconciler.diagnostics import Diagnostic, Path
 from reconciler.document import LocatedDocument
 from reconciler.escape import describe_char, first_unsafe
-from reconciler.model import POOL_LABEL, ZONE_LABEL
-from reconciler.providers.base import Capabilities
+from reconciler.model import POOL_LABEL, ZONE_LABEL, Capabilities
 from reconciler.zones import normalize_zones
 
 _LABEL_NAME = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$")

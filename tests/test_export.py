@@ -15,7 +15,7 @@ from reconciler.cli import cli
 from reconciler.emulator.testing import EmulatorSession, arm_pool
 from reconciler.export import ExportHeader, export_text, schema_ref_for
 from reconciler.model import Autoscaling, NodePool
-from reconciler.providers import capabilities_for
+from reconciler.registry import capabilities_for
 
 CAPS = capabilities_for("local", {"location": "japaneast"})
 HEADER = ExportHeader("demo", "local", "0.1.0", datetime(2026, 5, 1, 12, 0, tzinfo=UTC),

@@ -6,7 +6,7 @@
 - fast start: which heavy modules a command imports (checked in a subprocess);
 - linear planning: how many Python calls planning and rendering make for n and 4n pools;
 - the fast paths give exactly what the careful paths give: YAML events vs round-trip
-  parsing, the schema acceptance check vs jsonschema, the plain diff vs DeepDiff.
+  parsing, jsonschema-rs's "valid?" vs jsonschema, the plain diff vs DeepDiff.
 
 Timings live in benchmarks/run.py, which is run by hand.
 """
@@ -32,15 +32,14 @@ from reconciler.desired import DesiredState
 from reconciler.diagnostics import InvalidDocument
 from reconciler.emulator.testing import EmulatorSession, arm_pool
 from reconciler.executor import ActionResult, Outcome, execute
-from reconciler.model import Autoscaling, NodePool
+from reconciler.model import Autoscaling, Cluster, NodePool
 from reconciler.plan import Action
 from reconciler.planner import make_plan
-from reconciler.providers import capabilities_for
-from reconciler.providers.base import Cluster
+from reconciler.registry import capabilities_for
 from reconciler.render.jsonplan import render_json
 from reconciler.render.text import render_text
+from reconciler.schema import _surely_valid as fast_accepts
 from reconciler.schema import schema
-from reconciler.schemacheck import accepts
 
 TESTS = Path(__file__).parent
 OWNED = {"managed-by": "reconciler"}
@@ -167,10 +166,10 @@ runpy.run_module("reconciler", run_name="__main__")
 """
 
 
-def imported(tmp_path: Path, *args: str) -> list[str]:
-    """The HEAVY top-level packages ``reconciler ARGS`` imported, from a fresh process."""
+def imported(tmp_path: Path, *args: str, watched: tuple[str, ...] = HEAVY) -> list[str]:
+    """The ``watched`` top-level packages ``reconciler ARGS`` imported, from a fresh process."""
     report = tmp_path / "imported.json"
-    subprocess.run([sys.executable, "-c", PROBE, ",".join(HEAVY), str(report), *args],
+    subprocess.run([sys.executable, "-c", PROBE, ",".join(watched), str(report), *args],
                    cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True, check=False,
                    timeout=120)
     return list(json.loads(report.read_text()))
@@ -186,7 +185,12 @@ def local_file(tmp_path: Path) -> str:
 
 
 def test_version_imports_nothing_heavy(tmp_path: Path) -> None:
-    assert imported(tmp_path, "--version") == []
+    assert imported(tmp_path, "--version", watched=(*HEAVY, "jsonschema_rs")) == []
+
+
+def test_a_valid_file_is_checked_by_jsonschema_rs_alone(tmp_path: Path, local_file: str) -> None:
+    assert imported(tmp_path, "validate", local_file,
+                    watched=("jsonschema", "jsonschema_rs")) == ["jsonschema_rs"]
 
 
 def test_validate_imports_nothing_heavy(tmp_path: Path, local_file: str) -> None:
@@ -476,7 +480,7 @@ def test_careful_path_reads_damaged_files_alike_on_both_parsers(
     assert_reads_alike_on_both_parsers(text)
 
 
-# -- the schema acceptance check never accepts what jsonschema rejects -------------------
+# -- jsonschema-rs never calls valid what jsonschema rejects ----------------------------
 
 
 @functools.cache
@@ -493,28 +497,37 @@ def valid_documents() -> list[Any]:
             sorted(TESTS.glob("cases/*/desired.yaml"))]
 
 
-def test_schema_check_accepts_the_valid_cases() -> None:
+def test_fast_check_accepts_the_valid_cases() -> None:
+    """Every valid file is settled without importing jsonschema (else validate slows down)."""
     validator = jsonschema_validator()
     documents = valid_documents()
     for data in documents:
         assert not list(validator.iter_errors(data))
-    assert all(accepts(schema(), data) for data in documents)
+    assert all(fast_accepts(data) for data in documents)
 
 
-def test_schema_check_is_sound_on_the_invalid_cases() -> None:
+def test_fast_check_is_sound_on_the_invalid_cases() -> None:
     validator = jsonschema_validator()
     for path in sorted(TESTS.glob("invalid/*/*.yaml")):
         try:
             data = document.load_document(path).data
         except InvalidDocument:
             continue
-        if accepts(schema(), data):
+        if fast_accepts(data):
             assert not list(validator.iter_errors(data)), path
 
 
+def test_fast_check_leaves_what_rust_cannot_hold_to_jsonschema() -> None:
+    data = json.loads(json.dumps(valid_documents()[0]))
+    data["cluster"]["name"] = "\ud800"  # a lone surrogate: not UTF-8, so not a Rust string
+    assert not fast_accepts(data)
+
+
 MUTANTS = st.one_of(st.none(), st.booleans(), st.integers(-3, 2000), st.floats(-1, 3),
+                    st.sampled_from([2**64, 1.0, float("inf"), float("nan")]),
                     st.sampled_from(["", "x", "system", "User", "spot", "Managed", "1",
-                                     "japaneast-1", "a=b:NoSchedule", "Standard_D4s_v5"]),
+                                     "japaneast-1", "a=b:NoSchedule", "Standard_D4s_v5",
+                                     "japaneast\n", "a=b:NoSchedule\n", "1.30\n", "33%\n"]),
                     st.just([]), st.just({}), st.just(["1", "1"]), st.just({"enabled": True}))
 
 
@@ -545,18 +558,11 @@ def node_paths(data: Any, prefix: tuple[Any, ...] = ()) -> list[list[Any]]:
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
-def test_schema_check_never_accepts_what_jsonschema_rejects(data: st.DataObject) -> None:
+def test_fast_check_never_accepts_what_jsonschema_rejects(data: st.DataObject) -> None:
     base = data.draw(st.sampled_from(valid_documents()))
     mutant = base
     for _ in range(data.draw(st.integers(1, 3))):
         path = data.draw(st.sampled_from(node_paths(mutant)[1:]))
         mutant = mutate(mutant, path, data.draw(MUTANTS), data.draw(st.booleans()))
-    if accepts(schema(), mutant):
+    if fast_accepts(mutant):
         assert not list(jsonschema_validator().iter_errors(mutant))
-
-
-def test_published_schema_needs_no_jsonschema_for_a_valid_file() -> None:
-    """Every keyword of the schema is one the fast check knows (else validate slows down)."""
-    data = document.load_document(TESTS / "cases" / "noop-after-apply-full-spec" /
-                                  "desired.yaml").data
-    assert accepts(schema(), data)

@@ -18,7 +18,7 @@ from ruamel.yaml import YAML
 from reconciler.desired import load_desired
 from reconciler.model import NodePool, PoolStatus, pool_from_dict
 from reconciler.planner import make_plan
-from reconciler.providers import capabilities_for
+from reconciler.registry import capabilities_for
 from reconciler.render.jsonplan import plan_from_json, plan_to_json
 from reconciler.render.markdown import render_markdown
 from reconciler.render.text import render_text

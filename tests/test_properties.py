@@ -11,10 +11,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from reconciler.aks.rules import AgentPoolStore
 from reconciler.app import plan_file
 from reconciler.executor import execute
 from reconciler.plan import ActionKind
+from reconciler.providers.local.store import AgentPoolStore
 
 NAMES = ["sys", "sys2", "apps", "batch", "gpu", "web"]
 LOCATION = "japaneast"

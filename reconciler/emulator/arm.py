@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from reconciler.aks.rules import AksApiError
 from reconciler.emulator.cluster import EmulatedCluster, Operation
 from reconciler.emulator.config import API_VERSION, EmulatorConfig
 from reconciler.emulator.faults import Faults
+from reconciler.providers.local.store import AksApiError
 
 _CLUSTER = (r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)"
             r"/providers/Microsoft\.ContainerService/managedClusters/(?P<cluster>[^/]+)")

@@ -1,6 +1,6 @@
 """Long-running operations over the shared AKS rules: what makes the emulator asynchronous.
 
-``AgentPoolStore`` (reconciler.aks.rules) decides what AKS accepts; this layer adds what
+``AgentPoolStore`` (reconciler.providers.local.store) decides what AKS accepts; this layer adds what
 happens over time: a pool shows Creating/Updating/Deleting until its operation ends, a
 second write meanwhile gets 409, and an operation may end Failed.
 """
@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.aks.rules import AgentPoolStore, AksApiError
 from reconciler.emulator.config import EmulatorConfig
+from reconciler.providers.local.store import AgentPoolStore, AksApiError
 
 
 @dataclass

@@ -12,7 +12,7 @@ from typing import Any
 
 from reconciler.emulator.config import EmulatorConfig
 from reconciler.emulator.emulator import Emulator
-from reconciler.providers.base import Cluster
+from reconciler.model import Cluster
 
 # Driver tuning that keeps retries, backoffs and LRO polls in the millisecond range.
 FAST_DRIVER_SETTINGS: dict[str, Any] = {
@@ -57,7 +57,7 @@ class EmulatorSession:
                 "armEndpoint": self.url, **FAST_DRIVER_SETTINGS, **overrides}
 
     def cluster_spec(self, name: str = "emulated", **overrides: Any) -> Cluster:
-        """A providers.base.Cluster for the emulated AKS cluster."""
+        """A reconciler.model.Cluster for the emulated AKS cluster."""
         return Cluster(name=name, provider="aks", settings=self.settings(**overrides))
 
     def cluster_block(self, name: str = "emulated", **overrides: Any) -> str:

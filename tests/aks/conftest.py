@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from reconciler.emulator.testing import STANDARD_POOLS, EmulatorSession
-from reconciler.providers.aks import AksDriver
+from reconciler.providers.aks.driver import AksDriver
 
 
 @pytest.fixture

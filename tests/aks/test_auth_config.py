@@ -10,10 +10,9 @@ import pytest
 
 from reconciler.emulator.testing import EmulatorSession
 from reconciler.errors import AuthError, ConfigError, ProviderError, ReconcilerError
-from reconciler.model import NodePool
-from reconciler.providers import driver_for
-from reconciler.providers.aks import AksDriver
-from reconciler.providers.base import Cluster
+from reconciler.model import Cluster, NodePool
+from reconciler.providers.aks.driver import AksDriver
+from reconciler.registry import driver_for
 
 SECRET = "s3cr3t-token-value-that-must-not-leak"
 
@@ -152,7 +151,7 @@ def test_no_token_anywhere_inside_a_raised_error(aks: EmulatorSession,
 ])
 def test_sovereign_clouds_sign_in_at_their_own_authority(
         endpoint: str, authority: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
-    from reconciler.providers.aks_client import authority_for
+    from reconciler.providers.aks.client import authority_for
 
     monkeypatch.delenv("AZURE_AUTHORITY_HOST", raising=False)
     assert authority_for(endpoint) == authority

@@ -11,8 +11,8 @@ import requests
 
 from reconciler.emulator import Faults
 from reconciler.emulator.testing import FAST_DRIVER_SETTINGS, EmulatorSession
-from reconciler.providers.aks import AksDriver
-from reconciler.providers.base import Cluster
+from reconciler.model import Cluster
+from reconciler.providers.aks.driver import AksDriver
 
 EXAMPLES = Path(__file__).parents[1] / "fixtures"
 LIST_EXAMPLE = EXAMPLES / "AgentPoolsList.json"

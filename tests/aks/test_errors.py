@@ -15,7 +15,7 @@ from reconciler.errors import (
     ThrottledError,
 )
 from reconciler.model import Autoscaling, NodePool
-from reconciler.providers.aks import AksDriver
+from reconciler.providers.aks.driver import AksDriver
 
 POOL_PATH = r"/agentPools/batch$"
 LIST_PATH = r"/agentPools$"

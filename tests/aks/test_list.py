@@ -6,7 +6,7 @@ import pytest
 
 from reconciler.emulator.testing import EmulatorSession, arm_pool
 from reconciler.errors import ClusterNotFoundError
-from reconciler.providers.aks import AksDriver
+from reconciler.providers.aks.driver import AksDriver
 
 
 def test_list_follows_next_link_without_gets(aks_emulator: EmulatorSession) -> None:

@@ -7,7 +7,7 @@ import pytest
 from reconciler.emulator.testing import EmulatorSession
 from reconciler.errors import StaleError
 from reconciler.model import Autoscaling, NodePool
-from reconciler.providers.aks import AksDriver
+from reconciler.providers.aks.driver import AksDriver
 
 NEW_POOL = NodePool(name="gpu", mode="user", instance_type="Standard_NC6s_v3",
                     zones=("eastus-2",), labels={"team": "ml"},

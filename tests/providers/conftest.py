@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.providers.base import Cluster
-from reconciler.providers.local import LocalDriver
+from reconciler.model import Cluster
+from reconciler.providers.local.driver import LocalDriver
 
 
 @pytest.fixture

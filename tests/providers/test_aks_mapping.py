@@ -7,9 +7,14 @@ import copy
 import pytest
 from aks_examples import POOL_EXAMPLES, example
 
-from reconciler.aks.capabilities import aks_capabilities
-from reconciler.aks.mapping import SPOT_TAINT, arm_for_create, arm_for_update, pool_from_arm
 from reconciler.model import Autoscaling, NodePool, PoolStatus
+from reconciler.providers.aks.capabilities import aks_capabilities
+from reconciler.providers.aks.mapping import (
+    SPOT_TAINT,
+    arm_for_create,
+    arm_for_update,
+    pool_from_arm,
+)
 
 SPOT_LABEL = {"kubernetes.azure.com/scalesetpriority": "spot"}
 

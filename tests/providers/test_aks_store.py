@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from aks_examples import example, example_request
 
-from reconciler.aks.mapping import SPOT_TAINT
-from reconciler.aks.rules import AgentPoolStore, AksApiError
+from reconciler.providers.aks.mapping import SPOT_TAINT
+from reconciler.providers.local.store import AgentPoolStore, AksApiError
 
 LAST_SYSTEM = "There has to be at least one system agent pool."
 

@@ -17,11 +17,10 @@ from reconciler.errors import (
     ProviderValidationError,
     StaleError,
 )
-from reconciler.model import Autoscaling, NodePool
-from reconciler.providers import driver_for
-from reconciler.providers.base import Cluster
+from reconciler.model import Autoscaling, Cluster, NodePool
 from reconciler.providers.k3s import K3sDriver
-from reconciler.providers.local import LocalDriver
+from reconciler.providers.local.driver import LocalDriver
+from reconciler.registry import driver_for
 
 SYSTEM = NodePool(name="system", mode="system", zones=("japaneast-2", "japaneast-1"),
                   instance_type="Standard_D4s_v5",

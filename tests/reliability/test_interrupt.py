@@ -202,7 +202,7 @@ def test_sigint_inside_a_progress_callback_is_an_orderly_stop(quick_file: Path,
 def test_sigint_while_planning_exits_130_without_a_write(quick_file: Path,
                                                          monkeypatch: pytest.MonkeyPatch
                                                          ) -> None:
-    from reconciler.providers.local import LocalDriver
+    from reconciler.providers.local.driver import LocalDriver
 
     def interrupted_list(self: LocalDriver, name: str | None = None) -> list[Any]:
         signal.raise_signal(signal.SIGINT)

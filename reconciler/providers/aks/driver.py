@@ -17,18 +17,18 @@ from azure.core import MatchConditions
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 from azure.core.polling import LROPoller
 
-from reconciler.aks.capabilities import aks_capabilities
-from reconciler.aks.mapping import arm_for_create, arm_for_update, pool_from_arm
+from reconciler.driver import Driver, ProgressCallback
 from reconciler.errors import (
     ClusterNotFoundError,
     ProviderError,
     ProviderValidationError,
     StaleError,
 )
-from reconciler.model import NodePool
-from reconciler.providers.aks_client import AksSettings, make_client, parse_settings
-from reconciler.providers.aks_errors import map_error, retry_conflicts, scrub_credentials
-from reconciler.providers.base import Capabilities, Cluster, Driver, ProgressCallback
+from reconciler.model import Capabilities, Cluster, NodePool
+from reconciler.providers.aks.capabilities import aks_capabilities
+from reconciler.providers.aks.client import AksSettings, make_client, parse_settings
+from reconciler.providers.aks.errors import map_error, retry_conflicts, scrub_credentials
+from reconciler.providers.aks.mapping import arm_for_create, arm_for_update, pool_from_arm
 
 
 class AksDriver(Driver):

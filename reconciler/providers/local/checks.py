@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from reconciler.aks.capabilities import NAME_PATTERN, WINDOWS_NAME_MAX
+from reconciler.providers.aks.capabilities import NAME_PATTERN, WINDOWS_NAME_MAX
 
 LAST_SYSTEM_POOL = "There has to be at least one system agent pool."
 MAX_COUNT = 1000

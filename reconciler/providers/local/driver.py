@@ -1,6 +1,6 @@
 """The embedded ``local`` provider: an AKS-like cluster simulated in a JSON state file.
 
-Every write goes through ``reconciler.aks.rules.AgentPoolStore`` and the shared mapping,
+Every write goes through ``reconciler.providers.local.store.AgentPoolStore`` and the shared mapping,
 so the local provider accepts and refuses exactly what AKS would. Settings:
 ``stateFile`` (default ``.reconciler/<cluster>.json``, relative to the file's folder),
 ``location`` (region for zone names) and ``operationSeconds`` (simulated write time).
@@ -17,10 +17,8 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TypeVar
 
-from reconciler.aks.capabilities import aks_capabilities
-from reconciler.aks.mapping import arm_for_create, arm_for_update, pool_from_arm
-from reconciler.aks.rules import AgentPoolStore, AksApiError
 from reconciler.atomicwrite import write_atomic
+from reconciler.driver import Driver, ProgressCallback
 from reconciler.errors import (
     ConflictError,
     ProviderError,
@@ -29,8 +27,10 @@ from reconciler.errors import (
     StaleError,
     ThrottledError,
 )
-from reconciler.model import NodePool
-from reconciler.providers.base import Capabilities, Cluster, Driver, ProgressCallback
+from reconciler.model import Capabilities, Cluster, NodePool
+from reconciler.providers.aks.capabilities import aks_capabilities
+from reconciler.providers.aks.mapping import arm_for_create, arm_for_update, pool_from_arm
+from reconciler.providers.local.store import AgentPoolStore, AksApiError
 
 T = TypeVar("T")
 STATE_FORMAT = 1

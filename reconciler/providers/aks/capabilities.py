@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reconciler.providers.base import Capabilities
+from reconciler.model import Capabilities
 
 # Agent pool names: the 2026-08-01 spec's pattern; Windows pools are further capped at 6.
 NAME_PATTERN = r"^[a-z][a-z0-9]{0,11}$"

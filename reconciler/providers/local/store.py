@@ -14,9 +14,9 @@ import secrets
 import string
 from typing import Any
 
-from reconciler.aks.capabilities import MAX_POOLS
-from reconciler.aks.mapping import READ_ONLY_PROPERTIES, SPOT_LABEL, SPOT_TAINT
-from reconciler.aks.validation import (
+from reconciler.providers.aks.capabilities import MAX_POOLS
+from reconciler.providers.aks.mapping import READ_ONLY_PROPERTIES, SPOT_LABEL, SPOT_TAINT
+from reconciler.providers.local.checks import (
     LAST_SYSTEM_POOL,
     AksApiError,
     check_name,
