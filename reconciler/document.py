@@ -182,7 +182,7 @@ _DROPPED = "\x00"  # marks where quoted content was removed, while the message i
 # Errors about something left open (a quote, a bracket): the parser notices only where
 # it gave up, often past the end of the file; where it was opened is what the user needs.
 _LEFT_OPEN = ("while scanning a quoted scalar", "while parsing a flow sequence",
-              "while parsing a flow mapping", "while scanning a block scalar")
+              "while parsing a flow mapping")
 
 
 def _left_open(exc: Any) -> bool:
@@ -227,8 +227,7 @@ def yaml_error_message(exc: Any) -> str:
     if _left_open(exc):
         what = {"while scanning a quoted scalar": "quoted string",
                 "while parsing a flow sequence": "[ list",
-                "while parsing a flow mapping": "{ mapping",
-                "while scanning a block scalar": "block scalar"}[context]
+                "while parsing a flow mapping": "{ mapping"}[context]
         where = exc.problem_mark
         at = f" at {where.line + 1}:{where.column + 1}" if where is not None else ""
         found = "the file ends first" if "end of stream" in problem else f"{problem}{at}"

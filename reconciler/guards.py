@@ -1,17 +1,13 @@
-"""Plan-time rejections: immutable fields, protected pools and the last system pool."""
+"""Plan-time rejections: immutable fields, protected pools, the last system pool, the pool
+limit, and the provider's own rules (through its Capabilities hooks)."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 from reconciler.desired import DesiredState
 from reconciler.model import Capabilities, NodePool
 from reconciler.plan import Action, FieldChange, PlanError
-
-VERSION_FIELD = ("extensions", "aks", "orchestratorVersion")
-OS_SKU_FIELD = ("extensions", "aks", "osSKU")
-SWAPPABLE_OS_SKUS = frozenset({"Ubuntu", "AzureLinux"})
 
 
 def immutable_errors(pool: str, changes: Sequence[FieldChange],
@@ -24,16 +20,9 @@ def immutable_errors(pool: str, changes: Sequence[FieldChange],
                                     f"{change.field} cannot change on an existing pool; add a new"
                                     f" pool with the new {change.field} and remove '{pool}'; the"
                                     " plan creates before it deletes"))
-        elif change.path == OS_SKU_FIELD and change.before is not None \
-                and not {change.before, change.after} <= SWAPPABLE_OS_SKUS:
-            errors.append(PlanError(pool, change.path, change.before, change.after,
-                                    "osSKU can only change between Ubuntu and AzureLinux; add a"
-                                    f" new pool with the new osSKU and remove '{pool}'; the plan"
-                                    " creates before it deletes"))
-        elif change.path == VERSION_FIELD and _is_downgrade(change.before, change.after):
-            errors.append(PlanError(pool, change.path, change.before, change.after,
-                                    "Kubernetes versions can only be upgraded, never downgraded;"
-                                    f" keep {change.before} or a later version"))
+        elif caps.change_problem is not None and \
+                (problem := caps.change_problem(pool, change)) is not None:
+            errors.append(problem)
     return errors
 
 
@@ -50,9 +39,8 @@ def guard_errors(desired: DesiredState, live: Sequence[NodePool], creates: Seque
                   " nodePools or remove it from policy.protect")
         for action in deletes if action.pool in protected
     ]
-    errors += _spot_system_errors(updates)
-    errors += _system_node_errors(updates)
-    errors += _windows_system_errors(creates, updates)
+    if caps.action_problems is not None:
+        errors += caps.action_problems(creates, updates)
     errors += _pool_limit_errors(live, creates, deletes, caps)
     return errors + _system_pool_errors(desired, live, creates, updates, deletes)
 
@@ -75,67 +63,6 @@ def _pool_limit_errors(live: Sequence[NodePool], creates: Sequence[Action],
                       f" new pools before it deletes old ones); the provider allows at most"
                       f" {caps.max_pools}: apply in two steps, first without the new pools"
                       f" (deleting {removed}{more}), then with them")]
-
-
-def _effective_updates(updates: Sequence[Action]) -> Iterator[tuple[Action, str, str]]:
-    """Each update with the mode and priority the pool has after it (file, else live)."""
-    for action in updates:
-        desired, live = action.desired, action.live
-        if desired is None or live is None:
-            continue
-        yield (action, str(desired.mode or live.mode or "").lower(),
-               str(desired.priority or live.priority or "").lower())
-
-
-def _system_node_errors(updates: Sequence[Action]) -> list[PlanError]:
-    """A pool that is (or becomes) a system pool needs at least one node, live or planned."""
-    errors = []
-    for action, mode, _priority in _effective_updates(updates):
-        assert action.desired is not None and action.live is not None
-        scaling = action.desired.autoscaling or action.live.autoscaling
-        if mode != "system" or scaling is None:
-            continue
-        path, count = (("autoscaling", "min"), scaling.min) if scaling.enabled else \
-            (("autoscaling", "desired"), scaling.desired)
-        field = ".".join(path)
-        if count is not None and count < 1:
-            errors.append(PlanError(action.pool, path, None, None,
-                                    f"'{action.pool}' would be a system pool with {field} {count};"
-                                    f" system pools need at least 1 node: set {field} to 1 or"
-                                    " more"))
-    return errors
-
-
-def _windows_system_errors(creates: Sequence[Action],
-                           updates: Sequence[Action]) -> list[PlanError]:
-    """System pools run Linux; the OS may come from the file or from the live pool."""
-    errors = []
-    for action in (*creates, *updates):
-        desired, live = action.desired, action.live
-        mode = str((desired.mode if desired else None) or (live.mode if live else "")).lower()
-        os_type = _aks_value(desired, "osType") or _aks_value(live, "osType")
-        if mode == "system" and str(os_type).lower() == "windows":
-            errors.append(PlanError(action.pool, ("mode",), live.mode if live else None, "system",
-                                    f"'{action.pool}' is a Windows pool and system pools must"
-                                    " run Linux; add a Linux pool with mode: system"))
-    return errors
-
-
-def _aks_value(pool: NodePool | None, key: str) -> object:
-    return ((pool.extensions or {}).get("aks") or {}).get(key) if pool is not None else None
-
-
-def _spot_system_errors(updates: Sequence[Action]) -> list[PlanError]:
-    """A file may leave priority unset on a live spot pool and still ask for mode: system."""
-    errors = []
-    for action, mode, priority in _effective_updates(updates):
-        desired, live = action.desired, action.live
-        assert desired is not None and live is not None
-        if mode == "system" and priority == "spot":
-            errors.append(PlanError(action.pool, ("mode",), live.mode, desired.mode or live.mode,
-                                    f"'{action.pool}' is a spot pool and spot pools must be user"
-                                    " pools; add a regular-priority pool with mode: system"))
-    return errors
 
 
 def _system_pool_errors(desired: DesiredState, live: Sequence[NodePool],
@@ -178,12 +105,3 @@ def _pool_names(live: Sequence[NodePool], creates: Sequence[Action]) -> list[str
 def _is_immutable(path: tuple[str, ...], caps: Capabilities) -> bool:
     """True when ``path`` or a prefix of it is immutable (set lookups, not a scan)."""
     return any(path[:end] in caps.immutable_fields for end in range(1, len(path) + 1))
-
-
-def _is_downgrade(before: object, after: object) -> bool:
-    def parts(version: object) -> tuple[int, ...]:
-        return tuple(int(n) for n in re.findall(r"\d+", str(version)))
-    if before is None or after is None:
-        return False
-    wanted = parts(after)
-    return wanted < parts(before)[:len(wanted)]  # "1.30" against "1.30.4" is not a downgrade

@@ -6,9 +6,13 @@ Field names in files and plans are the camelCase names in ``FIELD_NAMES``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the plan's types name the hooks' arguments; plan imports this module
+    from reconciler.plan import Action, FieldChange, PlanError
 
 OWNER_TAG_KEY = "managed-by"
 OWNER_TAG_VALUE = "reconciler"
@@ -154,7 +158,7 @@ class Capabilities:
     """What the planner needs to know about a provider before any write.
 
     ``immutable_fields`` holds plan field paths (``("instanceType",)``, ``("zones",)``,
-    ``extensions.aks.maxPods``...) that cannot change on an existing pool.
+    ``("extensions", "aks", "maxPods")``...) that cannot change on an existing pool.
     ``location`` is the region used to write zones in the model's ``<region>-<n>`` form.
     """
 
@@ -164,3 +168,12 @@ class Capabilities:
     max_pools: int = 100
     location: str | None = None
     reserved_label_prefixes: tuple[str, ...] = ()
+    # The provider's own rules, as small hooks its package supplies (none: no rules).
+    # validate: (field path in the pool, message) for each rule a file's pool breaks.
+    pool_problems: Callable[[dict[str, Any]], Iterable[tuple[tuple[str, ...], str]]] | None \
+        = None
+    # plan: a change refused on an existing pool beyond immutability (None: allowed).
+    change_problem: Callable[[str, FieldChange], PlanError | None] | None = None
+    # plan: rules on what pools are after the creates and updates (live values known).
+    action_problems: Callable[[Sequence[Action], Sequence[Action]], list[PlanError]] | None \
+        = None

@@ -18,7 +18,6 @@ _LABEL_NAME = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 # One zone grammar: a zone number 1, 2, 3... (no leading zero), alone or as <region>-<n>.
 _ZONE = re.compile(r"^(?:(?P<region>[a-z][a-z0-9]*)-)?(?P<n>[1-9][0-9]*)$")
-WINDOWS_NAME_MAX = 6
 
 
 def semantic_diagnostics(doc: LocatedDocument, caps: Capabilities) -> list[Diagnostic]:
@@ -103,10 +102,9 @@ def _check_pool(doc: LocatedDocument, path: Path, pool: dict[str, Any], caps: Ca
     if isinstance(name, str):
         yield from _check_name(name, pool, caps, at, first_seen, doc)
     yield from _check_autoscaling(pool, at)
-    mode, priority = str(pool.get("mode", "")).lower(), str(pool.get("priority", "")).lower()
-    if priority == "spot" and mode == "system":
-        yield Diagnostic(*at("priority"), "spot pools must be user pools (mode: user);"
-                         " system pools need regular VMs")
+    if caps.pool_problems is not None:  # the provider's own rules (AKS: spot, Windows)
+        for field, message in caps.pool_problems(pool):
+            yield Diagnostic(*at(*field), message)
     if isinstance(pool.get("zones"), list):
         yield from _check_zones(pool["zones"], caps, at)
     if isinstance(pool.get("labels"), dict):
@@ -122,12 +120,6 @@ def _check_name(name: str, pool: dict[str, Any], caps: Capabilities, at: Any,
         first_seen[name] = at("name")[0].line
     if name and caps.name_pattern and not re.fullmatch(caps.name_pattern, name):
         yield Diagnostic(*at("name"), f"invalid pool name '{name}': {caps.name_rule}")
-    os_type = (pool.get("extensions") or {}).get("aks", {}) if isinstance(
-        pool.get("extensions"), dict) else {}
-    if isinstance(os_type, dict) and os_type.get("osType") == "Windows" \
-            and len(name) > WINDOWS_NAME_MAX and caps.name_pattern:
-        yield Diagnostic(*at("name"), f"invalid pool name '{name}': Windows pools have at most"
-                         f" {WINDOWS_NAME_MAX} characters")
     provider_name = pool.get("providerName")
     if isinstance(provider_name, str) and provider_name != name:
         yield Diagnostic(*at("providerName"), f"providerName '{provider_name}' differs from"

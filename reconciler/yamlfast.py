@@ -67,11 +67,15 @@ _ORDINARY_TEXT = re.compile("[\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe"
                             "\uff00-\ufffd\U00010000-\U0010ffff]*")
 
 
+# A block scalar header touching a comment (``|#``): libyaml reads it, ruamel refuses it.
+_BLOCK_HEADER_COMMENT = re.compile(r"[|>][-+0-9]*#")
+
+
 def fast_document(text: str, name: str) -> LocatedDocument | None:
     """The document from parser events, or None when the round-trip path must decide."""
     if "\r" in text:
         text = text.replace("\r\n", "\n")  # same values and positions; a lone \r stays
-    if not _ORDINARY_TEXT.fullmatch(text):
+    if not _ORDINARY_TEXT.fullmatch(text) or _BLOCK_HEADER_COMMENT.search(text):
         return None
     try:
         return _FastComposer(name).compose(_events(text))

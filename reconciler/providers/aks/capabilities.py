@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from reconciler.model import Capabilities
+from reconciler.providers.aks import rules
 
 # Agent pool names: the 2026-08-01 spec's pattern; Windows pools are further capped at 6.
 NAME_PATTERN = r"^[a-z][a-z0-9]{0,11}$"
@@ -10,7 +11,6 @@ NAME_RULE = (
     "lowercase letter first, then up to 11 lowercase letters or digits; "
     "Windows pools at most 6 characters"
 )
-WINDOWS_NAME_MAX = 6
 MAX_POOLS = 100
 RESERVED_LABEL_PREFIXES = ("kompox.dev/", "kubernetes.azure.com/")
 
@@ -37,4 +37,7 @@ def aks_capabilities(location: str | None) -> Capabilities:
         max_pools=MAX_POOLS,
         location=location,
         reserved_label_prefixes=RESERVED_LABEL_PREFIXES,
+        pool_problems=rules.pool_problems,
+        change_problem=rules.change_problem,
+        action_problems=rules.action_problems,
     )

@@ -8,7 +8,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from reconciler.providers.aks.capabilities import NAME_PATTERN, WINDOWS_NAME_MAX
+from reconciler.providers.aks import rules
+from reconciler.providers.aks.capabilities import NAME_PATTERN
+from reconciler.providers.aks.rules import (
+    WINDOWS_NAME_MAX,
+    sku_change_allowed,
+    spot_system,
+    windows_name_too_long,
+    windows_system,
+)
 
 LAST_SYSTEM_POOL = "There has to be at least one system agent pool."
 MAX_COUNT = 1000
@@ -17,8 +25,6 @@ IMMUTABLE_PROPERTIES = (
     "vmSize", "osDiskType", "osDiskSizeGB", "scaleSetPriority", "availabilityZones",
     "maxPods", "osType", "spotMaxPrice", "scaleSetEvictionPolicy",
 )
-# osSKU may only move within this family.
-LINUX_SKU_FAMILY = frozenset({"Ubuntu", "AzureLinux"})
 
 
 class AksApiError(Exception):
@@ -47,7 +53,7 @@ def check_name(name: str, os_type: str | None) -> None:
             f"The agent pool name '{name}' is invalid. Agent pool names must start with a "
             "lowercase letter, have at most 12 characters and contain only lowercase "
             "letters and numbers.")
-    if os_type == "Windows" and len(name) > WINDOWS_NAME_MAX:
+    if windows_name_too_long(name, os_type):
         raise invalid(
             f"The agent pool name '{name}' is invalid. Windows agent pool names must have "
             f"at most {WINDOWS_NAME_MAX} characters.")
@@ -56,10 +62,10 @@ def check_name(name: str, os_type: str | None) -> None:
 def check_pool(name: str, props: dict[str, Any]) -> None:
     """Rules every stored pool satisfies: spot and Windows are User-only, counts, bounds."""
     system = props.get("mode") == "System"
-    if system and props.get("osType") == "Windows":
+    if windows_system(props.get("mode"), props.get("osType")):
         raise invalid(f"The agent pool '{name}' cannot be a System pool: System agent pools "
                       "must run Linux (osType Linux).")
-    if system and props.get("scaleSetPriority") == "Spot":
+    if spot_system(props.get("mode"), props.get("scaleSetPriority")):
         raise invalid(f"The agent pool '{name}' cannot be a Spot pool in System mode: "
                       "Spot agent pools must be User mode pools.")
     floor = 1 if system else 0
@@ -87,7 +93,7 @@ def check_update(live: dict[str, Any], new: dict[str, Any], defaults: dict[str, 
         if before != _comparable(key, new.get(key, defaults.get(key))):
             raise property_change(key)
     old_sku, new_sku = live.get("osSKU"), new.get("osSKU")
-    if old_sku and new_sku != old_sku and not {old_sku, new_sku} <= LINUX_SKU_FAMILY:
+    if old_sku and not sku_change_allowed(old_sku, new_sku):
         raise property_change("osSKU")
     old_version, new_version = live.get("orchestratorVersion"), new.get("orchestratorVersion")
     if old_version and new_version and is_downgrade(old_version, new_version):
@@ -103,14 +109,10 @@ def property_change(key: str) -> AksApiError:
 
 
 def is_downgrade(old: str, new: str) -> bool:
-    """True when ``new`` is older, comparing only the parts both give ("1.30" ~ "1.30.2")."""
-    try:
-        old_parts = [int(p) for p in old.split(".")]
-        new_parts = [int(p) for p in new.split(".")]
-    except ValueError as exc:
-        raise invalid(f"The orchestratorVersion '{new}' is not a valid version.") from exc
-    width = min(len(old_parts), len(new_parts))
-    return new_parts[:width] < old_parts[:width]
+    """AKS's downgrade rule (``rules.is_downgrade``), after AKS's check of the version."""
+    if not all(part.isdigit() for part in new.split(".")):
+        raise invalid(f"The orchestratorVersion '{new}' is not a valid version.")
+    return rules.is_downgrade(old, new)
 
 
 def _comparable(key: str, value: Any) -> Any:

@@ -1,0 +1,144 @@
+"""AKS's pool rules, each written once: the facts, the check ``validate`` runs on a file,
+and the checks ``plan`` runs before any write. The simulated AKS server
+(``providers/local/checks``) enforces the same facts from here.
+
+They reach the provider-neutral planner through ``Capabilities`` hooks (see
+``capabilities.aks_capabilities``); nothing outside this package imports them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from reconciler.model import NodePool
+from reconciler.plan import Action, FieldChange, PlanError
+
+WINDOWS_NAME_MAX = 6
+SYSTEM_MIN_NODES = 1
+# osSKU may change in place only within this family.
+LINUX_SKU_FAMILY = frozenset({"Ubuntu", "AzureLinux"})
+VERSION_FIELD = ("extensions", "aks", "orchestratorVersion")
+OS_SKU_FIELD = ("extensions", "aks", "osSKU")
+
+
+# -- the facts ------------------------------------------------------------------------
+
+
+def spot_system(mode: object, priority: object) -> bool:
+    """Spot pools must be user pools."""
+    return str(mode).lower() == "system" and str(priority).lower() == "spot"
+
+
+def windows_system(mode: object, os_type: object) -> bool:
+    """System pools run Linux."""
+    return str(mode).lower() == "system" and str(os_type).lower() == "windows"
+
+
+def windows_name_too_long(name: str, os_type: object) -> bool:
+    """Windows pool names have at most WINDOWS_NAME_MAX characters."""
+    return str(os_type).lower() == "windows" and len(name) > WINDOWS_NAME_MAX
+
+
+def sku_change_allowed(before: object, after: object) -> bool:
+    """osSKU changes in place only between members of the Linux family."""
+    return before == after or {before, after} <= LINUX_SKU_FAMILY
+
+
+def is_downgrade(before: object, after: object) -> bool:
+    """True when ``after`` is an older version, comparing only the parts both give
+    ("1.30" against "1.30.4" is not a downgrade)."""
+    if before is None or after is None:
+        return False
+    wanted = _parts(after)
+    return wanted < _parts(before)[:len(wanted)]
+
+
+def _parts(version: object) -> tuple[int, ...]:
+    return tuple(int(n) for n in re.findall(r"\d+", str(version)))
+
+
+# -- validate: one pool as written in a file ------------------------------------------
+
+
+def pool_problems(pool: dict[str, Any]) -> Iterator[tuple[tuple[str, ...], str]]:
+    """(field, message) for each AKS rule a file's pool breaks on its own."""
+    aks = _extension(pool.get("extensions"))
+    if spot_system(pool.get("mode"), pool.get("priority")):
+        yield ("priority",), "spot pools must be user pools (mode: user); system pools need" \
+            " regular VMs"
+    name = pool.get("name")
+    if isinstance(name, str) and windows_name_too_long(name, aks.get("osType")):
+        yield ("name",), f"invalid pool name '{name}': Windows pools have at most" \
+            f" {WINDOWS_NAME_MAX} characters"
+
+
+def _extension(extensions: object) -> dict[str, Any]:
+    aks = extensions.get("aks") if isinstance(extensions, dict) else None
+    return aks if isinstance(aks, dict) else {}
+
+
+# -- plan: changes and actions, with the live pools -----------------------------------
+
+
+def change_problem(pool: str, change: FieldChange) -> PlanError | None:
+    """A change AKS refuses on an existing pool for a reason other than immutability."""
+    if change.path == OS_SKU_FIELD and change.before is not None \
+            and not sku_change_allowed(change.before, change.after):
+        return PlanError(pool, change.path, change.before, change.after,
+                         "osSKU can only change between Ubuntu and AzureLinux; add a new pool"
+                         f" with the new osSKU and remove '{pool}'; the plan creates before it"
+                         " deletes")
+    if change.path == VERSION_FIELD and is_downgrade(change.before, change.after):
+        return PlanError(pool, change.path, change.before, change.after,
+                         "Kubernetes versions can only be upgraded, never downgraded; keep"
+                         f" {change.before} or a later version")
+    return None
+
+
+def action_problems(creates: Sequence[Action], updates: Sequence[Action]) -> list[PlanError]:
+    """Rules on what a pool is after the action: the file's values, else the live ones."""
+    errors = []
+    for action in (*creates, *updates):
+        desired, live = action.desired, action.live
+        mode = _effective(desired, live, "mode")
+        if action.live is not None and spot_system(mode, _effective(desired, live, "priority")):
+            errors.append(PlanError(action.pool, ("mode",), live.mode if live else None, mode,
+                                    f"'{action.pool}' is a spot pool and spot pools must be user"
+                                    " pools; add a regular-priority pool with mode: system"))
+        if windows_system(mode, _aks_value(desired, "osType") or _aks_value(live, "osType")):
+            errors.append(PlanError(action.pool, ("mode",), live.mode if live else None,
+                                    "system", f"'{action.pool}' is a Windows pool and system"
+                                    " pools must run Linux; add a Linux pool with mode: system"))
+        if live is not None:
+            errors.extend(_system_nodes(action, str(mode).lower()))
+    return errors
+
+
+def _system_nodes(action: Action, mode: str) -> list[PlanError]:
+    """A pool that is (or becomes) a system pool needs a node, live or planned."""
+    assert action.live is not None
+    scaling = (action.desired.autoscaling if action.desired else None) or action.live.autoscaling
+    if mode != "system" or scaling is None:
+        return []
+    path, count = (("autoscaling", "min"), scaling.min) if scaling.enabled else \
+        (("autoscaling", "desired"), scaling.desired)
+    field = ".".join(path)
+    if count is None or count >= SYSTEM_MIN_NODES:
+        return []
+    return [PlanError(action.pool, path, None, None,
+                      f"'{action.pool}' would be a system pool with {field} {count}; system"
+                      f" pools need at least {SYSTEM_MIN_NODES} node: set {field} to"
+                      f" {SYSTEM_MIN_NODES} or more")]
+
+
+def _effective(desired: NodePool | None, live: NodePool | None, attr: str) -> Any:
+    value = getattr(desired, attr, None) if desired is not None else None
+    if value is None and live is not None:
+        value = getattr(live, attr, None)
+    return str(value).lower() if value is not None else None
+
+
+def _aks_value(pool: NodePool | None, key: str) -> object:
+    return ((pool.extensions or {}).get("aks") or {}).get(key) if pool is not None else None
