@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from reconciler.compare import user_labels, without_provider_noise
+from reconciler.compare import extension_value, user_labels
 from reconciler.errors import ReconcilerError
 from reconciler.model import OWNER_TAG_VALUE, Capabilities, NodePool
 from reconciler.naturalsort import natural_key
@@ -86,17 +86,18 @@ def export_pool(pool: NodePool, caps: Capabilities, pinned: Iterable[str] = ()
         entry["autoscaling"] = {"enabled": True, "min": scaling.min, "max": scaling.max}
     elif scaling is not None and scaling.desired is not None:
         entry["autoscaling"] = {"enabled": False, "desired": scaling.desired}
-    extensions = _export_extensions(pool, (*_EXPORTED_EXTENSIONS, *pinned))
+    extensions = _export_extensions(pool, (*_EXPORTED_EXTENSIONS, *pinned), caps)
     if extensions:
         entry["extensions"] = {"aks": extensions}
     return entry
 
 
-def _export_extensions(pool: NodePool, keys: Iterable[str]) -> dict[str, Any]:
+def _export_extensions(pool: NodePool, keys: Iterable[str],
+                       caps: Capabilities) -> dict[str, Any]:
     live = (pool.extensions or {}).get("aks") or {}
     out: dict[str, Any] = {}
     for key in dict.fromkeys(keys):
-        value = without_provider_noise(key, live.get(key))
+        value = extension_value(caps, key, live.get(key))
         if value not in (None, [], {}):
             out[key] = value
     return out

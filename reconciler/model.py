@@ -177,3 +177,9 @@ class Capabilities:
     # plan: rules on what pools are after the creates and updates (live values known).
     action_problems: Callable[[Sequence[Action], Sequence[Action]], list[PlanError]] | None \
         = None
+    # compare and export: an extension value normalised (provider noise removed), and
+    # whether a live value meets what the file asks without being equal to it.
+    extension_value: Callable[[str, Any], Any] | None = None
+    extension_satisfied: Callable[[str, Any, Any], bool] | None = None
+    # plan: the ownership marker's value on a live pool (shown when adopting it).
+    owner_of: Callable[[NodePool], str | None] | None = None

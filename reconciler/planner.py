@@ -8,7 +8,7 @@ from reconciler.compare import create_changes, diff_pool
 from reconciler.desired import DesiredState
 from reconciler.fingerprint import live_fingerprint
 from reconciler.guards import guard_errors, immutable_errors
-from reconciler.model import OWNER_TAG_KEY, OWNER_TAG_VALUE, Capabilities, NodePool
+from reconciler.model import OWNER_TAG_VALUE, Capabilities, NodePool
 from reconciler.naturalsort import natural_key
 from reconciler.plan import Action, ActionKind, FieldChange, Plan, PlanError, Reason
 
@@ -34,7 +34,8 @@ def make_plan(desired: DesiredState, live: Sequence[NodePool], caps: Capabilitie
         reason = Reason.CHANGED if current.managed else \
             Reason.ADOPTED_AND_CHANGED if changes else Reason.ADOPTED
         if not current.managed:
-            changes += (FieldChange((OWNER_FIELD,), _foreign_owner(current), OWNER_TAG_VALUE),)
+            owner = caps.owner_of(current) if caps.owner_of else None  # another tool's
+            changes += (FieldChange((OWNER_FIELD,), owner, OWNER_TAG_VALUE),)
         if changes:
             updates.append(Action(ActionKind.UPDATE, str(pool.name), changes, reason,
                                   desired=pool, live=current))
@@ -53,13 +54,6 @@ def make_plan(desired: DesiredState, live: Sequence[NodePool], caps: Capabilitie
         errors=tuple(errors),
         live_fingerprint=live_fingerprint(live),
     )
-
-
-def _foreign_owner(live: NodePool) -> str | None:
-    """Another tool's ``managed-by`` tag on a pool being adopted, shown as the before value."""
-    tags = ((live.extensions or {}).get("aks") or {}).get("tags") or {}
-    owner = tags.get(OWNER_TAG_KEY)
-    return str(owner) if owner is not None else None
 
 
 def _failed_state(live: NodePool) -> tuple[FieldChange, ...]:

@@ -40,4 +40,7 @@ def aks_capabilities(location: str | None) -> Capabilities:
         pool_problems=rules.pool_problems,
         change_problem=rules.change_problem,
         action_problems=rules.action_problems,
+        extension_value=rules.extension_value,
+        extension_satisfied=rules.extension_satisfied,
+        owner_of=rules.owner_of,
     )

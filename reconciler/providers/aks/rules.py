@@ -12,8 +12,9 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from reconciler.model import NodePool
+from reconciler.model import OWNER_TAG_KEY, NodePool
 from reconciler.plan import Action, FieldChange, PlanError
+from reconciler.providers.aks.mapping import SPOT_TAINT
 
 WINDOWS_NAME_MAX = 6
 SYSTEM_MIN_NODES = 1
@@ -142,3 +143,33 @@ def _effective(desired: NodePool | None, live: NodePool | None, attr: str) -> An
 
 def _aks_value(pool: NodePool | None, key: str) -> object:
     return ((pool.extensions or {}).get("aks") or {}).get(key) if pool is not None else None
+
+
+# -- comparing and exporting extensions.aks values ------------------------------------
+
+
+def extension_value(key: str, value: Any) -> Any:
+    """``extensions.aks.KEY`` as compared and exported: without what AKS or the tool adds
+    (the spot taint, the ownership tag), taints as a sorted set, and none the same as an
+    empty list or mapping."""
+    if key == "nodeTaints" and isinstance(value, list | tuple | None):
+        return sorted(str(taint) for taint in value or () if taint != SPOT_TAINT)
+    if key == "tags" and isinstance(value, dict | None):
+        return {k: v for k, v in (value or {}).items() if k != OWNER_TAG_KEY}
+    return value
+
+
+def extension_satisfied(key: str, wanted: Any, live: Any) -> bool:
+    """A live value that meets what the file asks without being equal to it: a version
+    prefix ("1.30" asks for the 1.30 line; a live 1.30.4 satisfies it)."""
+    if key != "orchestratorVersion" or not isinstance(wanted, str) or \
+            not isinstance(live, str):
+        return False
+    want, have = wanted.split("."), live.split(".")
+    return len(want) < len(have) and have[:len(want)] == want
+
+
+def owner_of(pool: NodePool) -> str | None:
+    """The ownership marker's value on a live pool (another tool's name, when adopting)."""
+    owner = ((pool.extensions or {}).get("aks") or {}).get("tags", {}).get(OWNER_TAG_KEY)
+    return str(owner) if owner is not None else None
