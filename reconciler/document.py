@@ -5,47 +5,26 @@ from __future__ import annotations
 import codecs
 import datetime
 import hashlib
-import json
 import re
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
 
 from reconciler.diagnostics import Diagnostic, InvalidDocument, Location, Path
+from reconciler.located import (  # re-exported: the loaders' shared data and limits
+    MAX_DEPTH,
+    MAX_FILE_BYTES,
+    MAX_NODES,
+    LocatedDocument,
+    fail_at,
+    key_problem,
+    plain_scalar,
+)
 
-MAX_FILE_BYTES = 1024 * 1024  # a 100-pool file is ~15 KB; far larger is a mistake or an attack
-MAX_NODES = 100_000  # bounds alias expansion ("billion laughs")
-MAX_DEPTH = 64
-# Scalars the round-trip loader keeps tagged that are text all the same.
-_TEXT_TAGS = frozenset({"tag:yaml.org,2002:str", "tag:yaml.org,2002:merge",
-                        "tag:yaml.org,2002:value"})
 # The parser names tokens by their YAML indicator; '?' is a key the user never typed.
 _TOKEN_WORDS = {"found '?'": "found a mapping key", "found '-'": "found a list item",
                 "'<block end>'": "the end of the block", "'<block mapping start>'":
                 "a mapping", "'<block sequence start>'": "a list"}
-
-
-@dataclass
-class LocatedDocument:
-    """Plain data (dicts, lists, scalars) plus the 1-based position of each key and value."""
-
-    file: str
-    data: Any
-    key_positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
-    value_positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
-    digest: str = ""  # sha256 of the bytes read: a saved plan's "desired" fingerprint
-
-    def location(self, path: Path, *, key: bool = False) -> Location:
-        """Where ``path`` is written; falls back to the nearest enclosing node."""
-        probe = tuple(path)
-        while probe:
-            if key and probe in self.key_positions:
-                return Location(self.file, *self.key_positions[probe])
-            if probe in self.value_positions:  # list items have no key: their value is it
-                return Location(self.file, *self.value_positions[probe])
-            probe = probe[:-1]
-        return Location(self.file, *self.value_positions.get((), (1, 1)))
 
 
 def load_document(file: str | FsPath) -> LocatedDocument:
@@ -74,11 +53,6 @@ def load_document(file: str | FsPath) -> LocatedDocument:
     # From the very bytes parsed: a file swapped after reading cannot pass for this one.
     doc.digest = "sha256:" + hashlib.sha256(raw).hexdigest()
     return doc
-
-
-def fail_at(file: str, line: int, column: int, message: str) -> InvalidDocument:
-    """One located diagnostic as the error to raise."""
-    return InvalidDocument([Diagnostic(Location(file, line, column), (), message)])
 
 
 def _kind_word(kind: str) -> str:
@@ -332,16 +306,6 @@ def _key_location(doc: LocatedDocument, path: Path, lc: Any, key: Any) -> Locati
     return Location(doc.file, line + 1, col + 1)
 
 
-def key_problem(written: str, kind: str) -> str:
-    """The message for a mapping key that is not a string, naming it as written."""
-    if kind in ("a list", "a mapping"):
-        return f"{kind} cannot be a key; keys must be plain strings"
-    if not written:
-        return "a key is empty (YAML reads it as null); write a name"
-    shown = written if len(written) <= 40 else written[:40] + "..."
-    return f"key {shown} is {kind}; quote it ({json.dumps(shown, ensure_ascii=False)})"
-
-
 def _key_kind(key: Any) -> str:
     if key is None:
         return "null"
@@ -374,24 +338,3 @@ def _record(table: dict[Path, tuple[int, int]], path: Path, lc: Any, kind: str, 
     except (KeyError, IndexError, TypeError):
         return
     table.setdefault(path, (line + 1, col + 1))
-
-
-def plain_scalar(value: Any) -> Any:
-    """ruamel's scalar subclasses as plain Python values.
-
-    Anything else (a date, binary data, a tagged value) is returned as it is, never turned
-    into text: an unquoted date is refused where it is written, not silently reformatted.
-    """
-    if value is None or isinstance(value, bool):
-        return value
-    if type(value).__name__ == "ScalarBoolean":  # an anchored boolean is an int subclass
-        return bool(value)
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    if isinstance(value, str):
-        return str(value)
-    if type(value).__name__ == "TaggedScalar" and str(value.tag) in _TEXT_TAGS:
-        return str(value.value)  # !!str 3, or a lone << or = as a value: text as written
-    return value

@@ -33,7 +33,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from reconciler.diagnostics import Diagnostic, InvalidDocument, Location, Path
-from reconciler.document import (
+from reconciler.located import (
     MAX_DEPTH,
     MAX_NODES,
     LocatedDocument,

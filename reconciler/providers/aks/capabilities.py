@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import reconciler.providers.aks.rules as rules
 from reconciler.model import Capabilities
-from reconciler.providers.aks import rules
 
 # Agent pool names: the 2026-08-01 spec's pattern; Windows pools are further capped at 6.
 NAME_PATTERN = r"^[a-z][a-z0-9]{0,11}$"

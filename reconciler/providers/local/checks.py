@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from reconciler.providers.aks import rules
+import reconciler.providers.aks.rules as rules
 from reconciler.providers.aks.capabilities import NAME_PATTERN
 from reconciler.providers.aks.rules import (
     WINDOWS_NAME_MAX,

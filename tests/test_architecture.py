@@ -1,0 +1,77 @@
+"""The package's shape, checked from its source: no import circles, core modules never
+import a provider or a cloud SDK, and each SDK is imported by its provider's driver side
+only (docs/architecture.md)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).parents[1] / "reconciler"
+SDKS = ("azure", "boto3", "botocore")
+
+
+def modules() -> dict[str, Path]:
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        name = ".".join(("reconciler", *path.relative_to(PACKAGE).with_suffix("").parts))
+        found[name.removesuffix(".__init__")] = path
+    return found
+
+
+def imports(path: Path) -> set[str]:
+    """Every module ``path`` imports, at run time (TYPE_CHECKING blocks excluded)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    typing_only = {id(node) for block in ast.walk(tree) if isinstance(block, ast.If)
+                   and getattr(block.test, "id", "") == "TYPE_CHECKING"
+                   for node in ast.walk(block)}
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+def graph() -> dict[str, set[str]]:
+    known = modules()
+    return {name: {target for target in imports(path) if target in known and target != name}
+            for name, path in known.items()}
+
+
+def test_no_import_circles() -> None:
+    edges = graph()
+    cycles = []
+
+    def visit(name: str, stack: list[str], done: set[str]) -> None:
+        for target in sorted(edges[name]):
+            if target in stack:
+                cycles.append(stack[stack.index(target):] + [target])
+            elif target not in done:
+                done.add(target)
+                visit(target, [*stack, target], done)
+
+    for name in sorted(edges):
+        visit(name, [name], {name})
+    assert cycles == []
+
+
+def test_core_modules_never_import_a_provider_or_an_sdk() -> None:
+    for name, path in modules().items():
+        if name.startswith(("reconciler.providers", "reconciler.emulator")):
+            continue
+        found = imports(path)
+        assert not [t for t in found if t.startswith("reconciler.providers")], name
+        assert not [t for t in found if t.split(".")[0] in SDKS], name
+
+
+def test_the_azure_sdk_is_imported_by_the_aks_driver_side_only() -> None:
+    allowed = {"reconciler.providers.aks.driver", "reconciler.providers.aks.client",
+               "reconciler.providers.aks.errors"}
+    importers = {name for name, path in modules().items()
+                 if any(t.split(".")[0] == "azure" for t in imports(path))}
+    assert importers <= allowed and importers
