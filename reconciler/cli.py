@@ -57,7 +57,7 @@ def _inert(exc: click.ClickException) -> click.ClickException:
     """``exc`` with its message (it may quote a file name) made inert for a terminal."""
     from reconciler.escape import terminal
 
-    exc.message = terminal(exc.message)
+    exc.message = terminal(exc.message)  # type: ignore[misc]  # click reads it to show
     return exc
 
 

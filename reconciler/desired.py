@@ -111,8 +111,9 @@ def expand_settings(doc: LocatedDocument, env: Any) -> None:
 
 
 def _capabilities(data: dict[str, Any]) -> Any:
-    cluster = data.get("cluster") if isinstance(data.get("cluster"), dict) else {}
-    settings = cluster.get("settings") if isinstance(cluster.get("settings"), dict) else {}
+    cluster: dict[str, Any] = data["cluster"] if isinstance(data.get("cluster"), dict) else {}
+    settings: dict[str, Any] = cluster["settings"] if isinstance(cluster.get("settings"),
+                                                                  dict) else {}
     # An unexpanded location (validate) is unknown rather than wrong.
     known = {k: v for k, v in settings.items() if not (isinstance(v, str) and "${" in v)}
     provider = str(cluster.get("provider", "local"))

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from reconciler.compare import extension_value, user_labels
 from reconciler.errors import ReconcilerError
@@ -319,7 +319,7 @@ def _last_slot(node: Any) -> tuple[Any, Any] | None:
     else:
         return None
     value = node[key]
-    if isinstance(value, dict | list) and value and not value.fa.flow_style():
+    if isinstance(value, dict | list) and value and not cast(Any, value).fa.flow_style():
         return _last_slot(value) or (node, key)
     return node, key
 
@@ -355,6 +355,7 @@ def _commented(value: Any, key: str | None = None) -> Any:
     """Plain data as ruamel nodes; short collections in flow style, as people write them."""
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+    node: CommentedMap | CommentedSeq
     if isinstance(value, dict):
         node = CommentedMap((k, _commented(v, k)) for k, v in value.items())
     elif isinstance(value, list):

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from reconciler.diagnostics import Diagnostic, Path
+from reconciler.diagnostics import Diagnostic, Location, Path
 from reconciler.document import LocatedDocument
 from reconciler.escape import describe_char, first_unsafe
 from reconciler.model import POOL_LABEL, ZONE_LABEL, Capabilities
 from reconciler.zones import normalize_zones
 
+# Where a field of the pool being checked is written, and its path: at("autoscaling", "min").
+At = Callable[..., tuple[Location, Path]]
 _LABEL_NAME = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 # One zone grammar: a zone number 1, 2, 3... (no leading zero), alone or as <region>-<n>.
@@ -95,7 +97,7 @@ def _pool_count(doc: LocatedDocument, pools: list[Any], caps: Capabilities) -> I
 
 def _check_pool(doc: LocatedDocument, path: Path, pool: dict[str, Any], caps: Capabilities,
                 first_seen: dict[str, int]) -> Iterator[Diagnostic]:
-    def at(*field: str | int, key: bool = False) -> tuple[Any, Path]:
+    def at(*field: str | int, key: bool = False) -> tuple[Location, Path]:
         return doc.location((*path, *field), key=key), (*path, *field)
 
     name = pool.get("name")
@@ -111,7 +113,7 @@ def _check_pool(doc: LocatedDocument, path: Path, pool: dict[str, Any], caps: Ca
         yield from _check_labels(pool, caps, at)
 
 
-def _check_name(name: str, pool: dict[str, Any], caps: Capabilities, at: Any,
+def _check_name(name: str, pool: dict[str, Any], caps: Capabilities, at: At,
                 first_seen: dict[str, int], doc: LocatedDocument) -> Iterator[Diagnostic]:
     if name in first_seen:
         yield Diagnostic(*at("name"), f"duplicate pool name '{name}' (first listed at line"
@@ -126,7 +128,7 @@ def _check_name(name: str, pool: dict[str, Any], caps: Capabilities, at: Any,
                          f" name '{name}'; it is read from the provider, remove it")
 
 
-def _check_autoscaling(pool: dict[str, Any], at: Any) -> Iterator[Diagnostic]:
+def _check_autoscaling(pool: dict[str, Any], at: At) -> Iterator[Diagnostic]:
     scaling = pool.get("autoscaling")
     if not isinstance(scaling, dict) or not isinstance(scaling.get("enabled"), bool):
         return
@@ -155,7 +157,7 @@ def _check_autoscaling(pool: dict[str, Any], at: Any) -> Iterator[Diagnostic]:
                          f" desired is {desired}")
 
 
-def _check_zones(zones: list[Any], caps: Capabilities, at: Any) -> Iterator[Diagnostic]:
+def _check_zones(zones: list[Any], caps: Capabilities, at: At) -> Iterator[Diagnostic]:
     seen: dict[str, Any] = {}
     for index, zone in enumerate(zones):
         if isinstance(zone, bool) or not isinstance(zone, str | int):
@@ -180,7 +182,7 @@ def _shown(zone: Any) -> str:
     return str(zone) if isinstance(zone, int) else f"'{zone}'"
 
 
-def _check_labels(pool: dict[str, Any], caps: Capabilities, at: Any) -> Iterator[Diagnostic]:
+def _check_labels(pool: dict[str, Any], caps: Capabilities, at: At) -> Iterator[Diagnostic]:
     owned = _driver_label_values(pool, caps)
     for key, value in pool["labels"].items():
         problem = _label_key_problem(key)

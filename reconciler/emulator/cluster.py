@@ -100,7 +100,9 @@ class EmulatedCluster:
                                               if_none_match=if_none_match)
             self._failed.discard(name)
             op = self._start(name, "Creating" if created else "Updating", fail_with)
-            return self._view(self.store.get(name)), created, op
+            stored = self.store.get(name)
+            assert stored is not None  # just put
+            return self._view(stored), created, op
 
     def delete_pool(self, name: str, *, if_match: str | None = None,
                     fail_with: dict[str, str] | None = None) -> Operation | None:

@@ -51,7 +51,7 @@ class Emulator:
         if self._server is None:
             raise RuntimeError("emulator not started")
         host, port = self._server.server_address[:2]
-        return f"https://{host}:{port}"
+        return f"https://{host!s}:{port}"
 
     @property
     def ca_path(self) -> Path:

@@ -25,7 +25,7 @@ FAST_DRIVER_SETTINGS: dict[str, Any] = {
     "conflictTimeoutSeconds": 3,
 }
 # Emulator timing for tests: short LROs, and Retry-After 0 so the client's interval rules.
-FAST_EMULATOR = {"lro_seconds": 0.05, "retry_after": 0}
+FAST_EMULATOR: dict[str, Any] = {"lro_seconds": 0.05, "retry_after": 0}
 
 
 class EmulatorSession:

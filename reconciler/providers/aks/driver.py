@@ -7,6 +7,7 @@ rules live in ``reconciler.aks``; HTTP failures are mapped in ``aks_errors``.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import threading
 from collections.abc import Callable
@@ -136,7 +137,7 @@ class AksDriver(Driver):
                                 " not succeed: check the pool, then run plan again")
         return listed
 
-    def _list_raw(self) -> list[dict]:
+    def _list_raw(self) -> builtins.list[dict[str, Any]]:
         pages = self.client.agent_pools.list(self.settings.resource_group,
                                              self.settings.cluster_name)
         try:

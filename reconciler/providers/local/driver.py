@@ -150,9 +150,9 @@ class LocalDriver(Driver):
         """Create ``pool``; a pool of that name appearing since the plan is stale."""
         if not pool.name:
             raise ProviderValidationError("a node pool needs a name")
-        body = arm_for_create(pool, location=self.location)
+        name, body = pool.name, arm_for_create(pool, location=self.location)
         stored, _ = self._transaction(
-            pool.name, lambda store: (store.put(pool.name, body, if_none_match="*")[0], True))
+            name, lambda store: (store.put(name, body, if_none_match="*")[0], True))
         self._simulate("Creating", progress)
         return pool_from_arm(stored, self.location)
 

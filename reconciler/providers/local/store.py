@@ -9,6 +9,7 @@ live value, a property sent as ``null`` is removed, read-only properties (and
 
 from __future__ import annotations
 
+import builtins
 import copy
 import secrets
 import string
@@ -180,7 +181,7 @@ class AgentPoolStore:
             return self.kubernetes_version
         return version + ".0"
 
-    def _other_system_pools(self, name: str) -> list[str]:
+    def _other_system_pools(self, name: str) -> builtins.list[str]:
         """Names of System pools other than ``name``."""
         return [n for n, p in self._pools.items()
                 if n != name and p["properties"].get("mode") == "System"]
