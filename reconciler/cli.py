@@ -20,7 +20,7 @@ from reconciler.result import FAILED, OK, ExitCode, Result
 class ReconcilerGroup(click.Group):
     """Maps every outcome to an exit code and one-line, traceback-free errors."""
 
-    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def main(self, *args: Any, **kwargs: Any) -> Any:
         from reconciler.redact import RedactingStream, forget_all
 
         kwargs["standalone_mode"] = False

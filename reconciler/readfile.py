@@ -121,7 +121,7 @@ def open_regular(path: str | os.PathLike[str], limit: int | None = None
         raise
     with handle:
         try:
-            yield handle  # type: ignore[misc]
+            yield handle
         except OSError as exc:
             raise UnreadableFile(f"cannot be read: {exc.strerror or exc}") from None
 
