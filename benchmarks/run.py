@@ -31,6 +31,12 @@ ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 POOLS = 100  # an AKS cluster holds at most 100 pools
 CREATES = 20  # independent creates for the makespan figure
+# Fast paths that --without turns off, to re-judge whether each is still needed: each
+# line makes the fast path decline, so the careful path (the library) does the work.
+FAST_PATHS = {
+    "yamlfast": "import reconciler.yamlfast as m; m.fast_document = lambda *_: None",
+    "diff": "import reconciler.compare as m; m.changed_fields = lambda *_: None",
+}
 
 
 @dataclass(frozen=True)
@@ -102,8 +108,13 @@ def commands_seconds(commands: dict[str, list[str]], env: dict[str, str], cwd: P
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def reconciler_argv() -> list[str]:
-    """The installed console script beside this Python, else ``python -m reconciler``."""
+def reconciler_argv(without: tuple[str, ...] = ()) -> list[str]:
+    """The installed console script beside this Python, else ``python -m reconciler``;
+    with fast paths turned off, ``python -c`` that turns them off and runs the CLI."""
+    if without:
+        return [PYTHON, "-c", "; ".join([*(FAST_PATHS[name] for name in without),
+                                         "import sys; sys.argv[0] = 'reconciler'",
+                                         "from reconciler.__main__ import main; main()"])]
     script = Path(PYTHON).with_name("reconciler")
     return [str(script)] if script.exists() else [PYTHON, "-m", "reconciler"]
 
@@ -153,13 +164,16 @@ class QuietEvents:
 # -- (1) and (2): start-up, validate, plan -----------------------------------------------------
 
 
-def startup_figures(work: Path, runs: int, pure_yaml: bool) -> list[Figure]:
+def startup_figures(work: Path, runs: int, pure_yaml: bool,
+                    without: tuple[str, ...] = ()) -> list[Figure]:
     """CLI start-up against bare imports; plan on the local provider against validate."""
     from reconciler.app import plan_file
     from reconciler.executor import execute
 
     env = subprocess_env(work, pure_yaml)
     cli = reconciler_argv()
+    reading = reconciler_argv(tuple(name for name in without if name != "diff"))
+    planning = reconciler_argv(without)
     same = local_file(work, "pools.yaml", pool_entries(POOLS))
     changed = local_file(work, "changed.yaml", pool_entries(POOLS, max_nodes=4, tier="api"))
     planned = plan_file(str(same))
@@ -171,9 +185,9 @@ def startup_figures(work: Path, runs: int, pure_yaml: bool) -> list[Figure]:
         "three": [PYTHON, "-c", "import click, ruamel.yaml, jsonschema"],
         "azure": [PYTHON, "-c", "import azure.mgmt.containerservice, azure.identity"],
         "version": [*cli, "--version"],
-        "validate": [*cli, "validate", same.name],
-        "plan_same": [*cli, "plan", same.name],
-        "plan_changed": [*cli, "plan", changed.name],
+        "validate": [*reading, "validate", same.name],
+        "plan_same": [*planning, "plan", same.name],
+        "plan_changed": [*planning, "plan", changed.name],
     }, env, work, runs)
     bare, click, three, azure = (seconds[k] for k in ("bare", "click", "three", "azure"))
     version, validate = seconds["version"], seconds["validate"]
@@ -229,7 +243,8 @@ def engine_inputs(count: int) -> tuple[Any, list[Any], Any]:
 
 
 def engine_figures(runs: int) -> list[Figure]:
-    """The plan engine in-process (desired + live -> plan), every pool changed."""
+    """The plan engine in-process (desired + live -> plan), every pool changed (with the
+    fast paths main() turned off, if any)."""
     from reconciler.planner import make_plan
     from reconciler.render.jsonplan import render_json
     from reconciler.render.text import render_text
@@ -366,7 +381,7 @@ def makespan_figures(session: Any, work: Path, system: dict[str, Any], runs: int
 # -- report ----------------------------------------------------------------------------------
 
 
-def machine(pure_yaml: bool) -> list[str]:
+def machine(pure_yaml: bool, without: tuple[str, ...] = ()) -> list[str]:
     """What the figures were measured on."""
     model = "unknown"
     try:
@@ -389,7 +404,8 @@ def machine(pure_yaml: bool) -> list[str]:
             f"- machine: {os.cpu_count()} CPUs (nproc), {model}",
             f"- Python {platform.python_version()} ({platform.python_implementation()}),"
             f" {platform.system()} {platform.release()}",
-            f"- YAML parser events: {parser}", f"- commit: {commit or 'unknown'}"]
+            f"- YAML parser events: {parser}", f"- commit: {commit or 'unknown'}",
+            *([f"- fast paths turned off (--without): {', '.join(without)}"] if without else [])]
 
 
 def table(figures: list[Figure]) -> list[str]:
@@ -410,13 +426,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, help="also write the report to this file")
     parser.add_argument("--pure-yaml", action="store_true",
                         help="run the CLI as if ruamel.yaml.clibz were not installed")
+    parser.add_argument("--without", choices=sorted(FAST_PATHS), action="append", default=[],
+                        help="turn this fast path off (repeatable): yamlfast, the YAML reader's"
+                        " event path; diff, compare's plain diff (DeepDiff per pool)")
     parser.add_argument("--only", choices=["startup", "engine", "emulator"], action="append",
                         help="measure only these sections (repeatable)")
     args = parser.parse_args(argv)
     sections = set(args.only or ["startup", "engine", "emulator"])
+    without = tuple(dict.fromkeys(args.without))
+    for name in without:  # in this process too (the engine, the emulator's plans)
+        exec(FAST_PATHS[name], {})
     work = Path(tempfile.mkdtemp(prefix="reconciler-bench-"))
     try:
-        figures = startup_figures(work, args.runs, args.pure_yaml) \
+        figures = startup_figures(work, args.runs, args.pure_yaml, without) \
             if "startup" in sections else []
         figures += engine_figures(args.runs) if "engine" in sections else []
         figures += emulator_figures(work, args.runs, args.lro_delay) \
@@ -426,7 +448,8 @@ def main(argv: list[str] | None = None) -> int:
     failed = [f for f in figures if f.passed is False]
     runs = (f"- runs: start-up commands {args.runs} each (median, taking turns, after 2"
             f" warm-ups); engine sizes {max(5, args.runs // 2)} each; makespan 3 each")
-    lines = ["# Benchmark results", "", *machine(args.pure_yaml), runs, "", *table(figures), "",
+    lines = ["# Benchmark results", "", *machine(args.pure_yaml, without), runs, "",
+             *table(figures), "",
              f"{len(failed)} target(s) failed." if failed else "Every target passed."]
     text = "\n".join(lines) + "\n"
     print(text, end="")

@@ -1,8 +1,11 @@
 """Fault campaign: random clusters, random desired files and random ARM faults, through the
 real CLI (``reconciler apply``) against the AKS emulator over HTTPS.
 
-Each run is reproducible from its seed (``RELIABILITY_SEED`` + run index; set
-``RELIABILITY_RUNS`` for a longer soak). Before any fault is added the expected outcome of
+Each run is reproducible from its seed (``RELIABILITY_SEED`` + run index). The default
+``pytest`` run does a few runs, chosen so that between them they reach every branch of the
+checks below (``SMALL_OFFSETS``, ``COVERAGE``); ``pytest -m soak`` does SOAK_RUNS runs
+(``RELIABILITY_RUNS`` sets the number of runs of either, ``RELIABILITY_BUDGET_SECONDS``
+stops early, after at least MIN_RUNS). Before any fault is added the expected outcome of
 every action is predicted from the fault rules alone (the oracle below), then the apply is
 checked against it and against invariants that hold whatever happened:
 
@@ -13,7 +16,10 @@ checked against it and against invariants that hold whatever happened:
 - no pool disappears unless the plan deleted it; pools outside the plan are untouched
   (same eTag); nothing appears that the plan did not create;
 - after the run, a fresh plan lists only pools whose action failed or did not start;
-  apply again without faults exits 0 and the final plan has zero changes.
+  apply again without faults exits 0 and the final plan has zero changes;
+- every fault rule added fired, or the run explains why it could not (``why_not_fired``:
+  the plan was rejected, the list failed, its action did not start or never sends that
+  request, ...); a fault that was retried away fired exactly ``times`` times.
 """
 
 from __future__ import annotations
@@ -23,10 +29,12 @@ import os
 import random
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner, Result
 from reliability_support import parse_outcomes
 
@@ -37,10 +45,16 @@ from reconciler.emulator.testing import EmulatorSession, arm_pool
 from reconciler.executor import phases
 from reconciler.plan import ActionKind, Plan
 
-SEED = int(os.environ.get("RELIABILITY_SEED", "20260301"))
-RUNS = int(os.environ.get("RELIABILITY_RUNS", "100"))
-# A slow CI machine stops early rather than blowing the suite's time; at least MIN_RUNS.
-TIME_BUDGET_SECONDS = float(os.environ.get("RELIABILITY_BUDGET_SECONDS", "40"))
+DEFAULT_SEED = 20260301
+SEED = int(os.environ.get("RELIABILITY_SEED", DEFAULT_SEED))
+SOAK_RUNS = 100
+# The default run: these runs (seeds SEED + offset), which between them reach every branch
+# of COVERAGE with the default seed (the test fails if they stop doing so: choose others).
+SMALL_OFFSETS = (0, 2, 4, 14, 61, 76)
+# Set: this many runs (consecutive seeds) in the default run and in the soak alike.
+RUNS_ASKED = os.environ.get("RELIABILITY_RUNS")
+# Set: stop once this many seconds have passed, after at least MIN_RUNS runs.
+BUDGET_SECONDS = float(os.environ.get("RELIABILITY_BUDGET_SECONDS", "inf"))
 MIN_RUNS = 30
 NAMES = ["sys", "sys2", "apps", "batch", "gpu", "web", "legacy"]
 LABEL_KEYS = ["team", "tier", "app"]
@@ -216,12 +230,72 @@ RULE_BODIES: dict[str, dict[str, Any]] = {
 }
 
 
+RULE_PATHS = {"list": r"/agentPools$", "polling": r"/locations/[^/]+/operation"}
+
+
 def add_rule(session: EmulatorSession, spec: FaultSpec) -> FaultRule:
     """Install ``spec`` in the emulator."""
-    path = {"list": r"/agentPools$", "polling": r"/locations/[^/]+/operation",
-            "pool": rf"/agentPools/{spec.pool}$"}[spec.target]
+    path = RULE_PATHS.get(spec.target, rf"/agentPools/{spec.pool}$")
     return session.faults.add(method=spec.method, path=path, nth=spec.nth, times=spec.times,
                               **RULE_BODIES[spec.kind])
+
+
+# The requests an action sends to its own pool: its write, and after a PUT's long-running
+# operation the SDK's final GET of the pool (a DELETE's result is read from the operation).
+SENDS = {"create": {"PUT", "GET"}, "update": {"PUT", "GET"}, "delete": {"DELETE"}}
+
+
+def why_not_fired(spec: FaultSpec, stage: str, kinds: dict[str, str],
+                  result: dict[str, str], polls: int) -> str | None:
+    """Why the rule of ``spec`` could not fire in this run; None: it had to fire.
+
+    ``stage``: "plan rejected", "list failed" (apply's list could not get
+    through) or "applied" (the actions ran: ``result`` maps each pool to its outcome);
+    ``kinds`` maps each planned pool to its action; ``polls``: operation polls logged.
+    """
+    if spec.target == "list":
+        return None  # apply lists the pools first, whatever the plan turns out to be
+    if stage != "applied":
+        return stage  # nothing was written, so nothing was polled either
+    if spec.target == "polling":
+        # Which poll is the nth depends on timing: a run may poll fewer times than that.
+        return "too few polls" if polls < spec.nth else None
+    kind = kinds[spec.pool]
+    if spec.method not in SENDS[kind]:
+        return f"{kind} sends no {spec.method}"
+    outcome = result.get(spec.pool)
+    if outcome == "not started":
+        return "action not started"
+    if outcome == "failed" and spec.method == "GET":
+        return "action failed before its final GET"  # the write or the operation failed
+    return None
+
+
+def check_rules(specs: list[FaultSpec], fired: list[int], stage: str, plan: Plan,
+                result: dict[str, str], polls: int, campaign: Campaign,
+                violation: Any) -> None:
+    """Every rule fired, or ``why_not_fired`` explains why it could not; a rule that was
+    retried away fired ``times`` times (each failure was retried, none was skipped)."""
+    kinds = {a.pool: a.kind.value for a in plan.actions}
+    for spec, times in zip(specs, fired, strict=True):
+        if times:
+            campaign.counts["faults that fired"] += 1
+            if retried_away(spec) and (spec.target == "list" or spec.target == "pool"
+                                       and result.get(spec.pool) == "applied"):
+                campaign.reached.add("a fault retried away")
+                if times != spec.times:
+                    violation(f"{spec} was retried away but fired {times} times, "
+                              f"not {spec.times}")
+            continue
+        reason = why_not_fired(spec, stage, kinds, result, polls)
+        if reason is None:
+            violation(f"{spec} never fired although it had to (outcomes {result}, "
+                      f"{polls} polls)")
+            continue
+        campaign.counts["faults that could not fire"] += 1
+        campaign.cannot_fire[reason] += 1
+        campaign.reached.add("could not fire: " + (
+            "its action never sends it" if " sends no " in reason else reason))
 
 
 # -- one run -------------------------------------------------------------------------------
@@ -233,6 +307,8 @@ class Campaign:
 
     counts: Counter[str] = field(default_factory=Counter)
     violations: list[str] = field(default_factory=list)
+    cannot_fire: Counter[str] = field(default_factory=Counter)  # rules, by why_not_fired
+    reached: set[str] = field(default_factory=set)  # branches of COVERAGE met by some run
 
 
 def cli_run(*args: str) -> Result:
@@ -261,9 +337,12 @@ def run_once(session: EmulatorSession, folder: Path, seed: int, campaign: Campai
     parallelism = rng.randint(1, 4)
     applied = cli_run("apply", path, "--yes", "--parallelism", str(parallelism))
     session.emulator.wait_idle()
+    fired = [rule.fired for rule in rules]  # by apply alone (the checks list once more)
+    polls = session.request_log.count("GET", RULE_PATHS["polling"])
     counts["runs"] += 1
     counts["faults injected"] += len(rules)
-    counts["faults fired"] += sum(rule.fired for rule in rules)
+    counts.update({"faults that fired": 0, "faults that could not fire": 0})  # this order
+    counts["requests hit by a fault"] += sum(fired)
     counts["requests"] += len(session.request_log)
     output = applied.stdout + applied.stderr
     if "Traceback" in output or applied.exception and not isinstance(applied.exception,
@@ -274,22 +353,34 @@ def run_once(session: EmulatorSession, folder: Path, seed: int, campaign: Campai
 
     if not plan.ok:
         counts["runs with a rejected plan"] += 1
+        campaign.reached.add("a rejected plan")
         if applied.exit_code != 1 or writes or after != before:
             violation(f"rejected plan: exit {applied.exit_code}, {len(writes)} writes")
+        check_rules(specs, fired, "plan rejected", plan, {}, polls, campaign, violation)
         return
+    result: dict[str, str] = {}
     if list_exhausted(specs):
         counts["runs whose list failed"] += 1
+        campaign.reached.add("a failed list")
         if applied.exit_code != 1 or writes or after != before or "error:" not in applied.stderr:
             violation(f"failed list: exit {applied.exit_code}, {len(writes)} writes")
+        check_rules(specs, fired, "list failed", plan, result, polls, campaign, violation)
     else:
-        check_apply(path, plan, specs, applied, before, after, writes, counts, violation)
-    converge(session, path, counts, violation)
+        result = check_apply(path, plan, specs, applied, before, after, writes, counts,
+                             violation)
+        check_rules(specs, fired, "applied", plan, result, polls, campaign, violation)
+        campaign.reached.update(f"an action {outcome}" for outcome in result.values())
+        campaign.reached.update(f"{a.kind.value} planned" for a in plan.actions)
+    if converge(session, path, counts, violation) and set(result.values()) - {"applied"}:
+        campaign.reached.add("converged after a failure")
 
 
 def check_apply(path: str, plan: Plan, specs: list[FaultSpec], applied: Result,
                 before: dict[str, Any], after: dict[str, Any], writes: list[Any],
-                counts: Counter[str], violation: Any) -> None:
-    """The report, the exit code and the cluster agree with each other and the oracle."""
+                counts: Counter[str], violation: Any) -> dict[str, str]:
+    """The report, the exit code and the cluster agree with each other and the oracle.
+
+    Returns each pool's reported outcome (applied, failed or not started)."""
     actions = [(a.kind.value, a.pool) for a in plan.actions]
     outcomes = parse_outcomes(applied.stdout, applied.stderr, actions)
     result: dict[str, str] = {}
@@ -352,36 +443,59 @@ def check_apply(path: str, plan: Plan, specs: list[FaultSpec], applied: Result,
     unfinished = {pool for pool, outcome in result.items() if outcome != "applied"}
     if leftover - unfinished:
         violation(f"re-plan still changes pools reported applied: {leftover - unfinished}")
+    return result
 
 
 def converge(session: EmulatorSession, path: str, counts: Counter[str],
-             violation: Any) -> None:
-    """Without faults, apply exits 0 and the final plan has zero changes."""
+             violation: Any) -> bool:
+    """Without faults, apply exits 0 and the final plan has zero changes (True: it did)."""
     session.faults.clear()
     again = cli_run("apply", path, "--yes")
     if again.exit_code != 0:
         violation(f"apply without faults exit {again.exit_code}:\n{again.output}")
-        return
+        return False
     final = cli_run("plan", path, "--detailed-exitcode")
     if final.exit_code != 0 or "No changes." not in final.stdout:
         violation(f"final plan is not empty (exit {final.exit_code}):\n{final.stdout}")
-        return
+        return False
     counts["runs converged"] += 1
     failed_state = [p["name"] for p in session.cluster.list_pools()
                     if p["properties"].get("provisioningState") == "Failed"]
     counts["pools left provisioningState Failed"] += len(failed_state)
+    return True
 
 
-def test_fault_campaign(aks_emulator: EmulatorSession, tmp_path: Path,
+# What the default run's few runs must reach between them (a soak reaches it by numbers;
+# "too few polls" is left out: how often an apply polls depends on timing).
+COVERAGE = frozenset({
+    "a rejected plan", "a failed list", "create planned", "update planned", "delete planned",
+    "an action applied", "an action failed", "an action not started",
+    "a fault retried away", "converged after a failure",
+    "could not fire: plan rejected", "could not fire: list failed",
+    "could not fire: action not started", "could not fire: its action never sends it",
+    "could not fire: action failed before its final GET"})
+
+
+@pytest.mark.parametrize("size", ["small", pytest.param("soak", marks=pytest.mark.soak)])
+def test_fault_campaign(size: str, aks_emulator: EmulatorSession, tmp_path: Path,
                         figures: dict[str, Counter[str]]) -> None:
     """Random scenarios x random faults: zero invariant violations."""
+    if RUNS_ASKED:
+        offsets: Sequence[int] = range(int(RUNS_ASKED))
+    else:
+        offsets = SMALL_OFFSETS if size == "small" else range(SOAK_RUNS)
     campaign = Campaign()
     started = time.monotonic()
-    for index in range(RUNS):
-        if index >= MIN_RUNS and time.monotonic() - started > TIME_BUDGET_SECONDS:
+    for done, offset in enumerate(offsets):
+        if done >= MIN_RUNS and time.monotonic() - started > BUDGET_SECONDS:
             break
-        run_once(aks_emulator, tmp_path, SEED + index, campaign)
+        run_once(aks_emulator, tmp_path, SEED + offset, campaign)
     campaign.counts["seconds"] = round(time.monotonic() - started)
     campaign.counts["violations"] = len(campaign.violations)
-    figures["fault campaign"] = campaign.counts
+    section = "fault campaign" + ("" if size == "small" else " (soak)")
+    figures[section] = campaign.counts
+    figures[f"{section}, faults that could not fire"] = campaign.cannot_fire
     assert not campaign.violations, "\n\n".join(campaign.violations[:10])
+    if offsets is SMALL_OFFSETS and SEED == DEFAULT_SEED:
+        missing = sorted(COVERAGE - campaign.reached)
+        assert not missing, f"the default runs no longer reach {missing}: pick SMALL_OFFSETS"

@@ -5,6 +5,10 @@ A loop of real ``reconciler apply`` processes, each relabelling every pool of a 
 cluster (one write per pool, operationSeconds 0), each killed with SIGKILL after a random
 delay spread over the apply's own duration. Meanwhile a reader polls the file, which must
 parse every time (writes are replaced by rename, never rewritten in place).
+
+``pytest -m soak`` does SOAK_ROUNDS rounds; the default run SMALL_ROUNDS, and more (up to
+SOAK_ROUNDS) until one kill has landed among the writes. ``RELIABILITY_KILL_ROUNDS`` sets
+the number of rounds of either.
 """
 
 from __future__ import annotations
@@ -21,10 +25,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 from reliability_support import reconciler_process
 
 POOLS = [f"p{index}" for index in range(30)]
-ROUNDS = int(os.environ.get("RELIABILITY_KILL_ROUNDS", "20"))
+ROUNDS_ASKED = os.environ.get("RELIABILITY_KILL_ROUNDS")
+SOAK_ROUNDS = int(ROUNDS_ASKED or 20)
+SMALL_ROUNDS = int(ROUNDS_ASKED or 2)
 SEED = int(os.environ.get("RELIABILITY_SEED", "20260301"))
 
 
@@ -72,8 +79,10 @@ class Reader(threading.Thread):
             time.sleep(0.0005)  # leave the CPU to the applies being killed
 
 
-def test_kill_9_never_leaves_a_corrupt_or_mixed_pool(tmp_path: Path,
+@pytest.mark.parametrize("size", ["small", pytest.param("soak", marks=pytest.mark.soak)])
+def test_kill_9_never_leaves_a_corrupt_or_mixed_pool(size: str, tmp_path: Path,
                                                       figures: dict[str, Counter[str]]) -> None:
+    rounds = SOAK_ROUNDS if size == "soak" else SMALL_ROUNDS
     rng = random.Random(SEED)
     assert reconciler_process(["apply", write_desired(tmp_path, 0).name, "--yes"],
                               tmp_path).returncode == 0
@@ -84,7 +93,9 @@ def test_kill_9_never_leaves_a_corrupt_or_mixed_pool(tmp_path: Path,
     counts: Counter[str] = Counter()
     reader = Reader(tmp_path)
     reader.start()
-    for generation in range(2, ROUNDS + 2):
+    for generation in range(2, max(rounds, SOAK_ROUNDS) + 2):
+        if generation - 2 >= rounds and counts["killed mid-apply"]:
+            break  # the default run: a few rounds, and one kill among the writes
         before = read_state(tmp_path)
         write_desired(tmp_path, generation)
         apply = subprocess.Popen(
@@ -115,7 +126,7 @@ def test_kill_9_never_leaves_a_corrupt_or_mixed_pool(tmp_path: Path,
     assert reconciler_process(["apply", "pools.yaml", "--yes"], tmp_path).returncode == 0
     final = reconciler_process(["plan", "pools.yaml", "--detailed-exitcode"], tmp_path)
     assert final.returncode == 0 and "No changes." in final.stdout
-    figures["kill -9 during apply"] = Counter(
-        {"rounds": ROUNDS, **counts, "concurrent reads": reader.reads, "unparsable reads": 0,
-         "corrupt states": 0, "temp files left": len(leftovers)})
+    figures["kill -9 during apply" + ("" if size == "small" else " (soak)")] = Counter(
+        {"rounds": counts.total(), **counts, "concurrent reads": reader.reads,
+         "unparsable reads": 0, "corrupt states": 0, "temp files left": len(leftovers)})
     assert counts["killed mid-apply"] >= 1  # the kills did land among the writes
