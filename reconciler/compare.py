@@ -105,10 +105,10 @@ class _Undecided(Exception):
 def changed_fields(have: dict[str, Any], want: dict[str, Any]) -> set[tuple[str, ...]] | None:
     """``deepdiff_fields`` for plain views at a fraction of the cost; None when unsure.
 
-    Kept for the planning target, 10,000 changed pools in < 3 s (benchmarks/run.py
-    --only engine, median of 3 runs on a busy machine, 2026-12-02): 1.6 s with this,
-    13.0 s with one DeepDiff per pool (0.6 s and 5.5 s on a quiet machine). One DeepDiff
-    call on a six-field view costs ~0.5 ms, this walk ~20 µs.
+    Kept for the planning target, 10,000 changed pools in < 3 s (benchmarks/run.py --only
+    engine [--without diff], median of 3 runs on a busy machine, 2026-12-02): 1.7 s with
+    this, 14.5 s with one DeepDiff per pool (0.6 s and 5.5 s on a quiet machine). One
+    DeepDiff call on a six-field view costs ~0.5 ms, this walk ~20 µs.
 
     Views are made of dicts with string keys, lists, strings, integers, booleans and None.
     For those, DeepDiff reports a dict key that is added, removed or holds a different

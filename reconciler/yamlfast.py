@@ -14,9 +14,10 @@ ends stay on the fast path: YAML reads every CRLF line break as LF (in scalars t
 the text with "\r\n" as "\n" has the same values at the same lines and columns; a lone
 "\r" still goes to the careful path.
 
-Kept for the start-up target (benchmarks, 2026-12-02, busy machine, median of 3):
-`reconciler validate` of 100 pools takes 1.09x `import click, ruamel.yaml, jsonschema`
-with this path and 2.9x when every file takes the round-trip path; the target is 1.3x.
+Kept for the start-up target (benchmarks/run.py --only startup [--without yamlfast],
+2026-12-02, busy machine, median of 3): `reconciler validate` of 100 pools takes 1.13x
+`import click, ruamel.yaml, jsonschema` with this path and 3.1x when every file takes
+the round-trip path; the target is 1.3x.
 
 Before the round-trip path loads a file, ``check_events`` makes one bounded pass over the
 same events (libyaml's; the pure parser's decide when libyaml fails or finds something to

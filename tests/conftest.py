@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 
 import pytest
 
 from reconciler.emulator import Emulator
 from reconciler.emulator.testing import EmulatorSession, start_test_emulator
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C tests need SIGINT delivered: a run started with it ignored (a background job
+    of a script, nohup) would pass that on to the CLI processes it starts, which then keep
+    ignoring it, so restore Python's own handler (children then start with the default)."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 # -- AKS: the ARM agentPools emulator over HTTPS ------------------------------------------
 
