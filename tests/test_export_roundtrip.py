@@ -32,13 +32,16 @@ HEADER = ExportHeader("demo", "local", "0.1.0", datetime(2026, 5, 1, 12, 0, tzin
 STAMP = re.compile(r" at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ from ")
 BOM = b"\xef\xbb\xbf"
 
-LIVE = """\
+# The cluster section every file here starts with.
+BASE = """\
 apiVersion: reconciler/v1
 kind: NodePoolSet
 cluster:
   name: demo
   provider: local
   settings: {stateFile: state.json, location: japaneast}
+"""
+LIVE = BASE + """\
 nodePools:
   - name: system
     mode: system
@@ -150,14 +153,6 @@ def test_export_to_standard_output_prints_each_comment_once(cluster: Path) -> No
     assert unstamped(ok("export", "printed.yaml").stdout) == unstamped(printed)
 
 
-BASE = """\
-apiVersion: reconciler/v1
-kind: NodePoolSet
-cluster:
-  name: demo
-  provider: local
-  settings: {stateFile: state.json, location: japaneast}
-"""
 LAYOUTS = {
     "empty list, comments after it": "nodePools: []  # c-eol\n# c-after\n",
     "empty list, comments before policy": "nodePools: []\n# c-before-policy\npolicy: {}\n",

@@ -28,22 +28,16 @@ SECONDS = 60.0  # generous: every refusal here takes well under a second
 MEMORY_BYTES = 1024 ** 3  # the hostile-input bound: 1 GiB of address space
 PEAK_RSS_KIB = 300 * 1024  # a refusal reads nothing: ~30 MiB measured
 SECRET = "hunter2secret"
-CLUSTER = """\
+HEAD = """\
 apiVersion: reconciler/v1
 kind: NodePoolSet
 cluster:
   name: demo
   provider: local
   settings: {stateFile: s.json, location: japaneast}
-nodePools: []
 """
-POOL = """\
-apiVersion: reconciler/v1
-kind: NodePoolSet
-cluster:
-  name: demo
-  provider: local
-  settings: {stateFile: s.json, location: japaneast}
+CLUSTER = HEAD + "nodePools: []\n"
+POOL = HEAD + """\
 nodePools:
   - name: system
     mode: system
