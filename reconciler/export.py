@@ -23,10 +23,6 @@ from reconciler.errors import ReconcilerError
 from reconciler.model import OWNER_TAG_VALUE, Capabilities, NodePool
 from reconciler.naturalsort import natural_key
 
-# Extension fields worth pinning in a file; versions and upgrade knobs are left to the user
-# (kept and refreshed only when the existing file already pins them).
-_EXPORTED_EXTENSIONS = ("nodeTaints", "tags", "maxPods", "osType", "osSKU", "spotMaxPrice",
-                        "scaleSetEvictionPolicy")
 _FLOW_KEYS = ("zones", "labels", "autoscaling", "nodeTaints", "tags")
 MODELINE = "# yaml-language-server: $schema="
 HEADER_START = "# Exported by `reconciler export`"
@@ -70,7 +66,8 @@ def export_pool(pool: NodePool, caps: Capabilities, pinned: Iterable[str] = ()
                 ) -> dict[str, Any]:
     """One live pool as a desired-state entry that plans to no change.
 
-    ``pinned`` names further ``extensions.aks`` keys to export (those an existing file sets).
+    ``pinned`` names further keys of the provider's extensions to export (those an existing
+    file sets); the provider's ``exported_extensions`` are always exported.
     """
     entry: dict[str, Any] = {"name": pool.name}
     for key, value in (("mode", pool.mode), ("instanceType", pool.instance_type),
@@ -86,21 +83,33 @@ def export_pool(pool: NodePool, caps: Capabilities, pinned: Iterable[str] = ()
         entry["autoscaling"] = {"enabled": True, "min": scaling.min, "max": scaling.max}
     elif scaling is not None and scaling.desired is not None:
         entry["autoscaling"] = {"enabled": False, "desired": scaling.desired}
-    extensions = _export_extensions(pool, (*_EXPORTED_EXTENSIONS, *pinned), caps)
-    if extensions:
-        entry["extensions"] = {"aks": extensions}
+    namespace = caps.extension_namespace
+    extensions = _export_extensions(pool, (*caps.exported_extensions, *pinned), caps)
+    if namespace and extensions:
+        entry["extensions"] = {namespace: extensions}
     return entry
 
 
 def _export_extensions(pool: NodePool, keys: Iterable[str],
                        caps: Capabilities) -> dict[str, Any]:
-    live = (pool.extensions or {}).get("aks") or {}
+    if not caps.extension_namespace:
+        return {}
+    live = (pool.extensions or {}).get(caps.extension_namespace) or {}
     out: dict[str, Any] = {}
     for key in dict.fromkeys(keys):
         value = extension_value(caps, key, live.get(key))
         if value not in (None, [], {}):
             out[key] = value
     return out
+
+
+def _pinned_extensions(entry: dict[str, Any], caps: Capabilities) -> list[str]:
+    """The provider's extension keys an existing file entry sets."""
+    extensions = entry.get("extensions")
+    if not caps.extension_namespace or not isinstance(extensions, dict):
+        return []
+    fields = extensions.get(caps.extension_namespace)
+    return [str(key) for key in fields] if isinstance(fields, dict) else []
 
 
 def export_text(base_text: str, live: Sequence[NodePool], caps: Capabilities,
@@ -192,7 +201,7 @@ def _merged_pools(document: Any, live: Sequence[NodePool], caps: Capabilities) -
     for index, entry in enumerate(entries):
         name = str(entry.get("name")) if isinstance(entry, dict) else None
         if name in by_name and not any(p.get("name") == name for p in pools):
-            pinned = ((entry.get("extensions") or {}).get("aks") or {}).keys()
+            pinned = _pinned_extensions(entry, caps)
             _merge(entry, export_pool(by_name[name], caps, pinned))
             _note_adoption(entry, by_name[name])
             pools.append(entry)

@@ -168,6 +168,10 @@ class Capabilities:
     max_pools: int = 100
     location: str | None = None
     reserved_label_prefixes: tuple[str, ...] = ()
+    # The key of the provider's own fields under a pool's ``extensions`` (AKS: ``aks``), and
+    # which of them ``export`` writes for every pool (others only when a file pins them).
+    extension_namespace: str | None = None
+    exported_extensions: tuple[str, ...] = ()
     # The provider's own rules, as small hooks its package supplies (none: no rules).
     # validate: (field path in the pool, message) for each rule a file's pool breaks.
     pool_problems: Callable[[dict[str, Any]], Iterable[tuple[tuple[str, ...], str]]] | None \

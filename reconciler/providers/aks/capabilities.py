@@ -27,6 +27,11 @@ IMMUTABLE_FIELDS = frozenset({
     ("extensions", "aks", "scaleSetEvictionPolicy"),
 })
 
+# Extension fields worth pinning in an exported file; versions and upgrade knobs are left to
+# the user (kept and refreshed only when the existing file already pins them).
+EXPORTED_EXTENSIONS = ("nodeTaints", "tags", "maxPods", "osType", "osSKU", "spotMaxPrice",
+                       "scaleSetEvictionPolicy")
+
 
 def aks_capabilities(location: str | None) -> Capabilities:
     """The AKS rules shared by the ``aks`` and ``local`` providers."""
@@ -37,6 +42,8 @@ def aks_capabilities(location: str | None) -> Capabilities:
         max_pools=MAX_POOLS,
         location=location,
         reserved_label_prefixes=RESERVED_LABEL_PREFIXES,
+        extension_namespace="aks",
+        exported_extensions=EXPORTED_EXTENSIONS,
         pool_problems=rules.pool_problems,
         change_problem=rules.change_problem,
         action_problems=rules.action_problems,
