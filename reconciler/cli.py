@@ -395,7 +395,7 @@ def schema() -> Result:
 
 
 @cli.command()
-@click.argument("topic", type=click.Choice(["format", "commands"]))
+@click.argument("topic", type=click.Choice(["format", "commands", "schema"]))
 @click.option("--output", "-o", type=click.Path(),
               help="Write to this file instead of standard output.")
 @click.option("--check", is_flag=True,
@@ -403,13 +403,15 @@ def schema() -> Result:
 def docs(topic: str, output: str | None, check: bool) -> Result:
     """Generate a reference page from its source, so the two cannot drift.
 
-    TOPIC is `format` (the desired-state file, from the JSON Schema) or `commands` (every
-    command's --help).
+    TOPIC is `format` (the desired-state file, from the JSON Schema), `commands` (every
+    command's --help) or `schema` (the JSON Schema, from its core and each provider's part;
+    write it to schemas/ and to the package's copy).
 
     \b
     Examples:
       reconciler docs format --output docs/format.md
       reconciler docs commands --output docs/commands.md --check
+      reconciler docs schema --output reconciler/schema/nodepools.schema.json
     """
     from pathlib import Path
 

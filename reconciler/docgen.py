@@ -1,7 +1,9 @@
 """Reference pages generated from their single sources, so they cannot drift.
 
 ``docs/format.md`` comes from the JSON Schema, ``docs/commands.md`` from the click commands'
-own help. ``reconciler docs TOPIC --output FILE`` writes one; ``--check`` fails on drift.
+own help, the schema itself from its core and the providers' parts (``schemabuild.py``; it is
+written twice: ``schemas/`` publishes it, the package reads its own copy).
+``reconciler docs TOPIC --output FILE`` writes one; ``--check`` fails on drift.
 """
 
 from __future__ import annotations
@@ -192,6 +194,8 @@ def topics(cli: click.Group) -> dict[str, tuple[str, Callable[[], str]]]:
     """Topic name -> (default output path, generator); ``cli`` is the command group to
     document (passed in, so this module never imports the CLI that imports it)."""
     from reconciler.schema import schema
+    from reconciler.schemabuild import build_text
 
     return {"format": ("docs/format.md", lambda: format_reference(schema())),
-            "commands": ("docs/commands.md", lambda: commands_reference(cli))}
+            "commands": ("docs/commands.md", lambda: commands_reference(cli)),
+            "schema": ("schemas/nodepools.schema.json", build_text)}

@@ -20,11 +20,30 @@ from reconciler.schema import schema
 ROOT = Path(__file__).parents[1]
 
 
-@pytest.mark.parametrize("topic", ["format", "commands"])
+@pytest.mark.parametrize("topic", ["format", "commands", "schema"])
 def test_generated_reference_is_up_to_date(topic: str) -> None:
     path, generate = topics(cli)[topic]
     assert (ROOT / path).read_text(encoding="utf-8") == generate(), (
         f"{path} is out of date: run `reconciler docs {topic} --output {path}` and commit it")
+
+
+def test_the_package_reads_the_schema_it_publishes() -> None:
+    copy = "reconciler/schema/nodepools.schema.json"
+    assert (ROOT / copy).read_text(encoding="utf-8") == topics(cli)["schema"][1](), (
+        f"{copy} is out of date: run `reconciler docs schema --output {copy}` and commit it")
+
+
+def test_each_provider_owns_its_part_of_the_schema() -> None:
+    """A provider's settings and extensions come from its own package's schema.json."""
+    from reconciler.registry import PROVIDERS
+    from reconciler.schemabuild import provider_part
+
+    published = schema()
+    assert published["$defs"]["cluster"]["properties"]["provider"]["enum"] == list(PROVIDERS)
+    for name in PROVIDERS:
+        part = provider_part(name)
+        assert published["$defs"][f"{name}Settings"] == part["settings"]
+    assert published["$defs"]["aksExtensions"] == provider_part("aks")["extensions"]
 
 
 def test_docs_check_flag(tmp_path: Path) -> None:
