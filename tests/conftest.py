@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from collections import Counter
 from collections.abc import Iterator
 
 import pytest
@@ -17,6 +18,29 @@ def pytest_configure(config: pytest.Config) -> None:
     ignoring it, so restore Python's own handler (children then start with the default)."""
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+# Reliability figures by section, gathered from the reports of the tests that set them
+# (``tests/reliability/conftest.py``), in this process whether or not xdist runs the tests.
+_FIGURES: dict[str, Counter[str]] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Collect the figures a test attached to its report."""
+    for name, value in report.user_properties:
+        if name == "reliability figures" and isinstance(value, dict):
+            for section, counts in value.items():
+                _FIGURES.setdefault(section, Counter()).update(counts)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the reliability figures of this run (visible without -s or -v)."""
+    if not _FIGURES:
+        return
+    terminalreporter.write_sep("-", "reliability figures")
+    for section, counts in _FIGURES.items():
+        shown = ", ".join(f"{key} {value}" for key, value in counts.items())
+        terminalreporter.write_line(f"{section}: {shown}")
 
 
 # -- AKS: the ARM agentPools emulator over HTTPS ------------------------------------------

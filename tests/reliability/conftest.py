@@ -1,32 +1,26 @@
 """Reliability tests: the figures printed at the end of every run (helpers are in
 ``reliability_support``).
 
-Tests add their counts to ``FIGURES`` (via the ``figures`` fixture); the terminal summary
-prints them so a normal ``pytest`` run shows how much was tried (runs, faults, actions,
-violations), not only that it passed.
+A test sets its sections through the ``figures`` fixture; they travel with the test's
+report (so they reach the summary from pytest-xdist's workers too), and the terminal
+summary (``tests/conftest.py``) prints them, so a normal ``pytest`` run shows how much was
+tried (runs, faults, actions, violations), not only that it passed.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 
 import pytest
 
-# Figures by section: e.g. FIGURES["fault campaign"]["runs"] += 1.
-FIGURES: dict[str, Counter[str]] = {}
+FIGURES_PROPERTY = "reliability figures"
 
 
 @pytest.fixture
-def figures() -> dict[str, Counter[str]]:
-    """The session's figures, keyed by section; counts are added in place."""
-    return FIGURES
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Print the reliability figures of this run (visible without -s or -v)."""
-    if not FIGURES:
-        return
-    terminalreporter.write_sep("-", "reliability figures")
-    for section, counts in FIGURES.items():
-        shown = ", ".join(f"{key} {value}" for key, value in counts.items())
-        terminalreporter.write_line(f"{section}: {shown}")
+def figures(request: pytest.FixtureRequest) -> Iterator[dict[str, Counter[str]]]:
+    """This test's figures, keyed by section; sections are set or counted in place."""
+    sections: dict[str, Counter[str]] = {}
+    yield sections
+    request.node.user_properties.append(
+        (FIGURES_PROPERTY, {section: dict(counts) for section, counts in sections.items()}))
