@@ -292,7 +292,8 @@ def emulator_pools_yaml(names: list[str], max_nodes: int = 3) -> str:
 
 def emulator_figures(work: Path, runs: int, delay: float) -> list[Figure]:
     """Requests per plan and apply at the floor; makespan at parallelism 1 and 10."""
-    from reconciler.emulator.testing import EmulatorSession, arm_pool, start_test_emulator
+    sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))  # the tests' helpers
+    from emulator_session import EmulatorSession, arm_pool, start_test_emulator
 
     emulator = start_test_emulator(page_size=POOLS + 1)
     session = EmulatorSession(emulator)

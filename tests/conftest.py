@@ -7,9 +7,9 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
+from emulator_session import EmulatorSession, start_test_emulator
 
 from reconciler.emulator import Emulator
-from reconciler.emulator.testing import EmulatorSession, start_test_emulator
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from emulator_session import EmulatorSession, arm_pool
 
 from reconciler.cli import cli
-from reconciler.emulator.testing import EmulatorSession, arm_pool
 from reconciler.export import ExportHeader, export_text, schema_ref_for
 from reconciler.model import Autoscaling, NodePool
 from reconciler.registry import capabilities_for

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from emulator_session import EmulatorSession, arm_pool
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -30,7 +31,6 @@ from reconciler.app import plan_file
 from reconciler.compare import changed_fields, deepdiff_fields
 from reconciler.desired import DesiredState
 from reconciler.diagnostics import InvalidDocument
-from reconciler.emulator.testing import EmulatorSession, arm_pool
 from reconciler.executor import ActionResult, Outcome, execute
 from reconciler.model import Autoscaling, Cluster, NodePool
 from reconciler.plan import Action

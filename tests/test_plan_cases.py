@@ -1,7 +1,9 @@
-"""Golden plan cases: tests/cases/<name>/ holds desired.yaml, live.yaml and the expected plan.
+"""Golden plan cases: tests/cases/<name>/ holds desired.yaml, live.json and the expected plan.
 
-Each case is planned by the pure engine; the plan must equal expected.json (the plan
-JSON) and expected.txt (the terminal view, colour off). REGENERATE=1 rewrites the expected
+live.json is what AKS's agentPools list returns (``{"value": [agentPool, ...]}``, REST
+shape); it reaches the planner through the provider's real mapping, as a listed pool does.
+Each case is planned by the pure engine; the plan must equal expected.json (the plan JSON)
+and expected.txt (the terminal view, colour off). REGENERATE=1 rewrites the expected
 files; review the diff before committing it.
 """
 
@@ -13,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ruamel.yaml import YAML
 
 from reconciler.desired import load_desired
-from reconciler.model import NodePool, PoolStatus, pool_from_dict
+from reconciler.model import Capabilities, NodePool
 from reconciler.planner import make_plan
+from reconciler.providers.aks.mapping import pool_from_arm
 from reconciler.registry import capabilities_for
 from reconciler.render.jsonplan import plan_from_json, plan_to_json
 from reconciler.render.markdown import render_markdown
@@ -27,20 +29,10 @@ CASES = Path(__file__).parent / "cases"
 PLAN_SCHEMA = Path(__file__).parents[1] / "schemas" / "plan.schema.json"
 
 
-def live_pools(file: Path) -> list[NodePool]:
-    """live.yaml: pools in the model's terms, plus `managed`, `etag` and `status`."""
-    from dataclasses import replace
-
-    raw: list[dict[str, Any]] = YAML(typ="safe").load(file.read_text()) or []
-    pools = []
-    for entry in raw:
-        pool = pool_from_dict(entry)
-        status = entry.get("status") or {}
-        pools.append(replace(pool, managed=bool(entry.get("managed", False)),
-                             etag=entry.get("etag"),
-                             status=PoolStatus(status.get("provisioningState", "Succeeded"),
-                                               status.get("currentNodeCount"))))
-    return pools
+def live_pools(file: Path, caps: Capabilities) -> list[NodePool]:
+    """live.json, an agentPools list answer, read as the AKS and local drivers read it."""
+    listed: dict[str, Any] = json.loads(file.read_text())
+    return [pool_from_arm(raw, caps.location) for raw in listed["value"]]
 
 
 @pytest.mark.parametrize("case", sorted(p.name for p in CASES.iterdir() if p.is_dir()))
@@ -49,7 +41,7 @@ def test_plan_case(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(folder)
     desired = load_desired("desired.yaml")
     caps = capabilities_for(desired.cluster.provider, desired.cluster.settings)
-    plan = make_plan(desired, live_pools(folder / "live.yaml"), caps)
+    plan = make_plan(desired, live_pools(folder / "live.json", caps), caps)
     got_json = json.dumps(plan_to_json(plan), indent=2) + "\n"
     got_text = render_text(plan, color=False)
     if os.environ.get("REGENERATE"):
@@ -69,7 +61,7 @@ def test_plan_json_is_lossless_and_valid(case: str, monkeypatch: pytest.MonkeyPa
     monkeypatch.chdir(folder)
     desired = load_desired("desired.yaml")
     caps = capabilities_for(desired.cluster.provider, desired.cluster.settings)
-    plan = make_plan(desired, live_pools(folder / "live.yaml"), caps)
+    plan = make_plan(desired, live_pools(folder / "live.json", caps), caps)
     document = json.loads(json.dumps(plan_to_json(plan)))
     validator = Draft202012Validator(json.loads(PLAN_SCHEMA.read_text()))
     assert [e.message for e in validator.iter_errors(document)] == []

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from emulator_session import STANDARD_POOLS, EmulatorSession
 
-from reconciler.emulator.testing import STANDARD_POOLS, EmulatorSession
 from reconciler.providers.aks.driver import AksDriver
 
 

@@ -7,8 +7,8 @@ import logging
 import traceback
 
 import pytest
+from emulator_session import EmulatorSession
 
-from reconciler.emulator.testing import EmulatorSession
 from reconciler.errors import AuthError, ConfigError, ProviderError, ReconcilerError
 from reconciler.model import Cluster, NodePool
 from reconciler.providers.aks.driver import AksDriver

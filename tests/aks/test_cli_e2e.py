@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from emulator_session import EmulatorSession, arm_pool
 
 from reconciler.app import plan_file
 from reconciler.cli import cli
-from reconciler.emulator.testing import EmulatorSession, arm_pool
 from reconciler.executor import Outcome, execute
 from reconciler.progress import LineEvents
 

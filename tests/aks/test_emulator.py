@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import requests
+from emulator_session import FAST_DRIVER_SETTINGS, EmulatorSession
 
 from reconciler.emulator import Faults
-from reconciler.emulator.testing import FAST_DRIVER_SETTINGS, EmulatorSession
 from reconciler.model import Cluster
 from reconciler.providers.aks.driver import AksDriver
 

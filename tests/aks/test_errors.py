@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
+from emulator_session import EmulatorSession
 
-from reconciler.emulator.testing import EmulatorSession
 from reconciler.errors import (
     ConflictError,
     ProviderError,

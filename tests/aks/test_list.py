@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from emulator_session import EmulatorSession, arm_pool
 
-from reconciler.emulator.testing import EmulatorSession, arm_pool
 from reconciler.errors import ClusterNotFoundError
 from reconciler.providers.aks.driver import AksDriver
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from emulator_session import EmulatorSession
 
-from reconciler.emulator.testing import EmulatorSession
 from reconciler.errors import StaleError
 from reconciler.model import Autoscaling, NodePool
 from reconciler.providers.aks.driver import AksDriver

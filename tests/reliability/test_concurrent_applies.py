@@ -19,9 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from emulator_session import EmulatorSession, arm_pool
 from reliability_support import parse_outcomes, reconciler_process
-
-from reconciler.emulator.testing import EmulatorSession, arm_pool
 
 SLOW_SECONDS = 1.2  # how long each write of the race takes: both plan well within it
 EXIT_BOUND_SECONDS = 60

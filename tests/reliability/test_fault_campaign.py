@@ -36,12 +36,12 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from emulator_session import EmulatorSession, arm_pool
 from reliability_support import parse_outcomes
 
 from reconciler.app import plan_file
 from reconciler.cli import cli
 from reconciler.emulator.faults import FaultRule
-from reconciler.emulator.testing import EmulatorSession, arm_pool
 from reconciler.executor import phases
 from reconciler.plan import ActionKind, Plan
 

@@ -37,11 +37,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from emulator_session import EmulatorSession
 from reliability_support import bounded_process
 
 from reconciler.document import MAX_FILE_BYTES
 from reconciler.emulator import Emulator
-from reconciler.emulator.testing import EmulatorSession
 
 CORPUS = Path(__file__).resolve().parents[1] / "hostile"
 # Per process, on a loaded 2-core machine. Measured: every committed file well under 1 s;

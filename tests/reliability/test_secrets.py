@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from emulator_session import STANDARD_POOLS, EmulatorSession
 
 from reconciler.cli import cli
-from reconciler.emulator.testing import STANDARD_POOLS, EmulatorSession
 
 TOKEN = f"rcTOKEN-{secrets.token_hex(16)}-do-not-leak"
 WRONG_TOKEN = f"rcWRONG-{secrets.token_hex(16)}-do-not-leak"

@@ -15,8 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from reconciler.emulator.testing import EmulatorSession, arm_pool
+from emulator_session import EmulatorSession, arm_pool
 
 LOCAL_FILE = """\
 apiVersion: reconciler/v1

@@ -24,6 +24,7 @@ import termios
 import time
 from pathlib import Path
 
+from emulator_session import EmulatorSession, arm_pool
 from security_support import (
     BIDI,
     DESIRED,
@@ -38,8 +39,6 @@ from security_support import (
     run,
     write_cluster,
 )
-
-from reconciler.emulator.testing import EmulatorSession, arm_pool
 
 
 def test_plan_and_list_show_hostile_live_values_as_inert_text(tmp_path: Path) -> None:
