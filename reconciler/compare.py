@@ -10,9 +10,11 @@ from typing import Any
 
 from reconciler.model import (
     DRIVER_LABELS,
+    ZONE_LABEL,
     Autoscaling,
     Capabilities,
     NodePool,
+    driver_label_defaults,
     whole_numbers,
 )
 from reconciler.plan import FieldChange
@@ -71,12 +73,12 @@ def diff_pool(desired: NodePool, live: NodePool, caps: Capabilities) -> tuple[Fi
     """Field changes that would turn ``live`` into ``desired`` (only fields desired sets)."""
     want = desired_view(desired, caps)
     have = live_view(live, want, caps)
+    changes = list(driver_label_changes(desired, live, caps))
     if want == have:
-        return ()
+        return tuple(changes)
     fields = changed_fields(have, want)  # the plain views' common case, without DeepDiff
     if fields is None:
         fields = deepdiff_fields(have, want)
-    changes: list[FieldChange] = []
     for path in fields:
         _leaf_changes(path, _lookup(have, path), _lookup(want, path), changes)
     return tuple(sorted(changes, key=_field_order))
@@ -169,7 +171,40 @@ def create_changes(pool: NodePool, caps: Capabilities) -> tuple[FieldChange, ...
     """Every field a new pool sets, as changes from nothing."""
     leaves: list[FieldChange] = []
     _flatten(desired_view(pool, caps), (), leaves)
+    driver = driver_label_changes(pool, None, caps)
+    if driver:  # the new pool's labels are not empty after all
+        leaves = [change for change in leaves if change.path != ("labels",)]
+    leaves += driver  # after the file's own labels
     return tuple(sorted(leaves, key=lambda change: _field_order(change)[0]))  # stable: file order
+
+
+def driver_label_changes(desired: NodePool, live: NodePool | None,
+                         caps: Capabilities) -> tuple[FieldChange, ...]:
+    """The scheduling labels (``kompox.dev/node-pool``, ``node-zone``) a write will set.
+
+    A value the file gives is written (a zone in the provider's form); otherwise a new pool
+    gets the defaults
+    (``driver_label_defaults``), and an existing pool only the defaults it lacks: a value
+    already on a pool (Kompox's own ``node-pool=user``, say) is never overwritten unless
+    the file asks for another.
+    """
+    given = {key: value for key, value in (desired.labels or {}).items()
+             if key in DRIVER_LABELS}
+    if ZONE_LABEL in given and caps.zone_label:  # "japaneast-1" is written as AKS's "1"
+        given[ZONE_LABEL] = caps.zone_label((given[ZONE_LABEL],)) or given[ZONE_LABEL]
+    defaults = driver_label_defaults(desired, caps)
+    have = (live.labels or {}) if live is not None else {}
+    changes = []
+    for key in DRIVER_LABELS:
+        if key in given:
+            wanted = given[key]
+        elif key in defaults and key not in have:
+            wanted = defaults[key]
+        else:
+            continue
+        if have.get(key) != wanted:
+            changes.append(FieldChange(("labels", key), have.get(key), wanted))
+    return tuple(changes)
 
 
 def user_labels(labels: dict[str, str], caps: Capabilities) -> dict[str, str]:

@@ -19,7 +19,7 @@ from typing import Protocol
 
 from reconciler.driver import Driver, ProgressCallback
 from reconciler.errors import ReconcilerError
-from reconciler.model import NodePool, PoolStatus
+from reconciler.model import DRIVER_LABELS, NodePool, PoolStatus
 from reconciler.plan import Action, ActionKind, Plan
 from reconciler.result import Result
 
@@ -193,6 +193,21 @@ def _call_driver(action: Action, driver: Driver, progress: ProgressCallback) -> 
         driver.delete(action.pool, action.live.etag if action.live else None, progress)
 
 
+def _labels_to_send(action: Action) -> dict[str, str]:
+    """The complete user labels (the file's; the live ones when the file sets none) plus the
+    scheduling labels the plan changes, and no other: a driver label the plan does not
+    show is never written."""
+    assert action.desired is not None
+    base = action.desired.labels
+    if base is None:
+        base = action.live.labels if action.live else {}
+    labels = {key: value for key, value in (base or {}).items() if key not in DRIVER_LABELS}
+    labels.update({change.path[1]: str(change.after) for change in action.changes
+                   if len(change.path) == 2 and change.path[0] == "labels"
+                   and change.path[1] in DRIVER_LABELS})
+    return labels
+
+
 def update_patch(action: Action) -> NodePool:
     """The pool to send for an update: name, eTag, ownership and only the changed fields."""
     assert action.desired is not None
@@ -200,6 +215,8 @@ def update_patch(action: Action) -> NodePool:
     heads = {change.path[0] for change in action.changes}
     values = {attr: getattr(desired, attr) for key, attr in _SCALAR_FIELDS.items()
               if key in heads}
+    if "labels" in heads:
+        values["labels"] = _labels_to_send(action)
     extension_keys = {c.path[1:3] for c in action.changes
                       if c.path[0] == "extensions" and len(c.path) >= 3}
     if extension_keys:

@@ -20,7 +20,7 @@ from typing import Any, cast
 
 from reconciler.compare import extension_value, user_labels
 from reconciler.errors import ReconcilerError
-from reconciler.model import OWNER_TAG_VALUE, Capabilities, NodePool
+from reconciler.model import OWNER_TAG_VALUE, POOL_LABEL, Capabilities, NodePool
 from reconciler.naturalsort import natural_key
 
 _FLOW_KEYS = ("zones", "labels", "autoscaling", "nodeTaints", "tags")
@@ -53,8 +53,9 @@ class ExportHeader:
         if unmanaged:
             lines[-1] += " except, once,"
             lines.append(f"#   adopting {_pools(unmanaged)} not yet marked managed-by="
-                         f"{OWNER_TAG_VALUE} (the marker is added")
-            lines.append("#   by the first apply; nothing else changes).")
+                         f"{OWNER_TAG_VALUE} (the first apply adds")
+            lines.append(f"#   the marker, and {POOL_LABEL} where a pool lacks it;"
+                         " nothing else changes).")
         else:
             lines[-1] += "."
         lines.append("#   Re-export with --output onto this file to refresh it; comments"

@@ -187,3 +187,16 @@ class Capabilities:
     extension_satisfied: Callable[[str, Any, Any], bool] | None = None
     # plan: the ownership marker's value on a live pool (shown when adopting it).
     owner_of: Callable[[NodePool], str | None] | None = None
+    # plan and create: the ``kompox.dev/node-zone`` value for a pool in these zones, in the
+    # form workloads select on (AKS: "1"); None for no label (several zones, or none).
+    zone_label: Callable[[tuple[str, ...]], str | None] | None = None
+
+
+def driver_label_defaults(pool: NodePool, caps: Capabilities) -> dict[str, str]:
+    """The scheduling labels a driver writes on a new pool the file says nothing about:
+    ``kompox.dev/node-pool`` is the pool's name, ``kompox.dev/node-zone`` its one zone."""
+    labels = {POOL_LABEL: str(pool.name)} if pool.name else {}
+    zone = caps.zone_label(pool.zones or ()) if caps.zone_label else None
+    if zone is not None:
+        labels[ZONE_LABEL] = zone
+    return labels

@@ -11,8 +11,7 @@ from typing import Any
 from reconciler.diagnostics import Diagnostic, Location, Path
 from reconciler.document import LocatedDocument
 from reconciler.escape import describe_char, first_unsafe
-from reconciler.model import POOL_LABEL, ZONE_LABEL, Capabilities
-from reconciler.zones import normalize_zones
+from reconciler.model import DRIVER_LABELS, Capabilities
 
 # Where a field of the pool being checked is written, and its path: at("autoscaling", "min").
 At = Callable[..., tuple[Location, Path]]
@@ -183,16 +182,12 @@ def _shown(zone: Any) -> str:
 
 
 def _check_labels(pool: dict[str, Any], caps: Capabilities, at: At) -> Iterator[Diagnostic]:
-    owned = _driver_label_values(pool, caps)
     for key, value in pool["labels"].items():
         problem = _label_key_problem(key)
         if problem:
             yield Diagnostic(*at("labels", key, key=True), f"invalid label key '{key}': {problem}")
-        elif key in owned:
-            if str(value) != owned[key]:
-                yield Diagnostic(*at("labels", key), f"label '{key}' is set by the driver to"
-                                 f" '{owned[key]}'; remove it")
-        elif any(key.startswith(prefix) for prefix in caps.reserved_label_prefixes):
+        elif key not in DRIVER_LABELS and any(key.startswith(prefix)
+                                              for prefix in caps.reserved_label_prefixes):
             yield Diagnostic(*at("labels", key, key=True), f"label '{key}' uses a reserved"
                              " prefix and cannot be written")
         # Length is the schema's to report; this is the character rule it cannot say.
@@ -201,15 +196,6 @@ def _check_labels(pool: dict[str, Any], caps: Capabilities, at: At) -> Iterator[
             yield Diagnostic(*at("labels", key), f"invalid label value '{value}': only"
                              " letters, digits, '-', '_' or '.', starting and ending with a"
                              " letter or digit")
-
-
-def _driver_label_values(pool: dict[str, Any], caps: Capabilities) -> dict[str, str]:
-    """The driver-owned labels a pasted Kompox spec may carry, with the values they must have."""
-    owned = {POOL_LABEL: str(pool.get("name"))}
-    zones = pool.get("zones")
-    if isinstance(zones, list) and zones:
-        owned[ZONE_LABEL] = normalize_zones([str(z) for z in zones], caps.location)[0]
-    return owned
 
 
 def _label_key_problem(key: str) -> str | None:

@@ -97,11 +97,14 @@ def start_test_emulator(**config: Any) -> Emulator:
 
 
 def arm_pool(name: str, mode: str = "User", **properties: Any) -> dict[str, Any]:
-    """A listed-looking ARM agent pool with a few realistic server fields."""
+    """A listed-looking ARM agent pool with a few realistic server fields. A pool tagged
+    managed-by=reconciler carries the scheduling label the driver gave it at creation."""
     props = {"mode": mode, "count": 1, "vmSize": "Standard_D4s_v5", "osType": "Linux",
              "osDiskSizeGB": 128, "maxPods": 110, "orchestratorVersion": "1.30.0",
              "nodeImageVersion": "AKSUbuntu-2204gen2containerd-202608.01.0",
              "provisioningState": "Succeeded", **properties}
+    if (props.get("tags") or {}).get("managed-by") == "reconciler":
+        props["nodeLabels"] = {"kompox.dev/node-pool": name, **(props.get("nodeLabels") or {})}
     return {"name": name, "properties": props}
 
 

@@ -48,8 +48,8 @@ def test_first_export_has_modeline_header_and_adoption_notes() -> None:
 # Exported by `reconciler export` 0.1.0 at 2026-05-01T12:00:00Z from the live node pools of
 #   cluster 'demo' (local): 2 node pools. Review it, commit it, then run
 #   `reconciler plan` on it: it should show no changes except, once,
-#   adopting 1 node pool not yet marked managed-by=reconciler (the marker is added
-#   by the first apply; nothing else changes).
+#   adopting 1 node pool not yet marked managed-by=reconciler (the first apply adds
+#   the marker, and kompox.dev/node-pool where a pool lacks it; nothing else changes).
 #   Re-export with --output onto this file to refresh it; comments are kept.
 apiVersion: reconciler/v1
 kind: NodePoolSet
@@ -211,10 +211,11 @@ def test_aks_export_adopts_once_then_plans_no_changes(portal_cluster: EmulatorSe
     assert "adopting 2 node pools not yet marked managed-by=reconciler" in text
     assert text.count("# not yet managed") == 2
     assert cli_run("validate", str(out)).exit_code == 0
-    # The first plan only adds the ownership marker to each pool.
+    # The first plan only adds the ownership marker and the scheduling label they lack.
     plan = json.loads(cli_run("plan", str(out), "--format", "json").stdout)
     assert plan["summary"] == {"create": 0, "update": 2, "delete": 0, "noop": 0}
-    assert {c["field"] for a in plan["actions"] for c in a["changes"]} == {"managedBy"}
+    assert {c["field"] for a in plan["actions"] for c in a["changes"]} == {
+        "managedBy", "labels.kompox.dev/node-pool"}
     assert cli_run("apply", str(out), "--yes").exit_code == 0
     portal_cluster.request_log.clear()
     assert cli_run("plan", str(out), "--detailed-exitcode").exit_code == 0

@@ -236,7 +236,8 @@ def engine_inputs(count: int) -> tuple[DesiredState, list[NodePool]]:
         desired.append(NodePool(**common, labels={"team": "a", "tier": "web"},
                                 autoscaling=Autoscaling(enabled=True, min=1, max=5),
                                 extensions={"aks": {"maxPods": 50, "tags": {"cc": "1"}}}))
-        live.append(NodePool(**common, labels={"team": "a", "tier": "db"},
+        live.append(NodePool(**common, labels={"team": "a", "tier": "db",
+                                               "kompox.dev/node-pool": name},
                              autoscaling=Autoscaling(enabled=True, min=1, max=3, desired=2),
                              extensions={"aks": {"maxPods": 50, "tags": {"cc": "1"}}},
                              managed=True, etag=f"e{index}"))

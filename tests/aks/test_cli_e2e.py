@@ -80,8 +80,8 @@ def test_creates_converge_with_one_write_each(cluster: EmulatorSession, tmp_path
     batch = cluster.store.get("batch")["properties"]
     assert batch["scaleSetPriority"] == "Spot" and batch["tags"]["managed-by"] == "reconciler"
     assert cluster.store.get("system")["properties"]["availabilityZones"] == ["1", "2"]
-    assert cluster.store.get("system")["properties"]["nodeLabels"]["kompox.dev/node-zone"] \
-        == "eastus-1"
+    assert cluster.store.get("system")["properties"]["nodeLabels"] == {
+        "team": "platform", "kompox.dev/node-pool": "system"}  # two zones: no zone label
     converge(cluster, path)
     again = cli_run("apply", path, "--yes")
     assert again.exit_code == 0 and cluster.request_log.writes == []
@@ -253,3 +253,70 @@ def test_a_failed_action_is_explained_once_on_a_terminal(cluster: EmulatorSessio
     screen = b"".join(chunks).decode(errors="replace")
     assert "failed to create batch (the reason follows below)" in screen
     assert screen.count("VM extension xyzzy failed") == 1, screen
+
+
+KOMPOX_TEMPLATE_POOLS = [
+    arm_pool("npsystem", "System", availabilityZones=["1", "2", "3"],
+             nodeLabels={"kompox.dev/node-pool": "system"}),
+    arm_pool("npuser1", availabilityZones=["1"], enableAutoScaling=True, minCount=0,
+             maxCount=3, nodeLabels={"kompox.dev/node-pool": "user",
+                                     "kompox.dev/node-zone": "1"}),
+    arm_pool("npuser2", availabilityZones=["2"], enableAutoScaling=True, minCount=0,
+             maxCount=3, nodeLabels={"kompox.dev/node-pool": "user",
+                                     "kompox.dev/node-zone": "2"}),
+]
+
+
+def test_adopting_kompox_pools_keeps_the_labels_their_apps_select_on(
+        aks_emulator: EmulatorSession, tmp_path: Path) -> None:
+    """Kompox's template labels npuser1..3 kompox.dev/node-pool=user and node-zone='1'..;
+    an adoption plan shows only the marker, and the PUTs write only the marker."""
+    aks_emulator.reset(KOMPOX_TEMPLATE_POOLS)
+    source = aks_emulator.write_desired(tmp_path / "cluster.yaml")
+    out = tmp_path / "pools.yaml"
+    assert cli_run("export", str(source), "--output", str(out)).exit_code == 0
+    plan = json.loads(cli_run("plan", str(out), "--format", "json").stdout)
+    assert {c["field"] for a in plan["actions"] for c in a["changes"]} == {"managedBy"}
+    before = {p["name"]: p["properties"]["nodeLabels"] for p in KOMPOX_TEMPLATE_POOLS}
+    converge(aks_emulator, str(out))
+    for name, labels in before.items():
+        assert aks_emulator.store.get(name)["properties"]["nodeLabels"] == labels
+
+
+def test_a_new_pool_in_one_zone_is_labelled_as_kompox_selects_it(
+        aks_emulator: EmulatorSession, tmp_path: Path) -> None:
+    aks_emulator.reset(KOMPOX_TEMPLATE_POOLS)
+    path = write(aks_emulator, tmp_path, KOMPOX_TEMPLATE_POOLS_YAML + """\
+  - name: npuser3
+    mode: user
+    zones: [eastus-3]
+    labels: {kompox.dev/node-pool: user}
+  - name: wide
+    mode: user
+    zones: ["1", "2"]
+""")
+    plan = json.loads(cli_run("plan", path, "--format", "json").stdout)
+    shown = {(a["pool"], c["field"]): c["after"] for a in plan["actions"] for c in a["changes"]
+             if c["field"].startswith("labels.")}
+    assert shown == {("npuser3", "labels.kompox.dev/node-pool"): "user",
+                     ("npuser3", "labels.kompox.dev/node-zone"): "3",
+                     ("wide", "labels.kompox.dev/node-pool"): "wide"}
+    converge(aks_emulator, path)
+    assert aks_emulator.store.get("npuser3")["properties"]["nodeLabels"] == {
+        "kompox.dev/node-pool": "user", "kompox.dev/node-zone": "3"}
+    assert aks_emulator.store.get("wide")["properties"]["nodeLabels"] == {
+        "kompox.dev/node-pool": "wide"}  # two zones: no zone label
+
+
+KOMPOX_TEMPLATE_POOLS_YAML = """\
+nodePools:
+  - {name: npsystem, mode: system, zones: ["1", "2", "3"]}
+  - name: npuser1
+    mode: user
+    zones: ["1"]
+    autoscaling: {enabled: true, min: 0, max: 3}
+  - name: npuser2
+    mode: user
+    zones: ["2"]
+    autoscaling: {enabled: true, min: 0, max: 3}
+"""

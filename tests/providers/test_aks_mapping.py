@@ -86,8 +86,8 @@ def test_create_body_maps_every_set_field_and_marks_ownership() -> None:
         "nodeTaints": ["workload=batch:NoSchedule"], "maxPods": 50,
         "tags": {"cost": "x", "managed-by": "reconciler"},
         "upgradeSettings": {"maxSurge": "1"},
-        "nodeLabels": {"team": "data", "kompox.dev/node-pool": "batch",
-                       "kompox.dev/node-zone": "japaneast-1"},
+        # two zones: no kompox.dev/node-zone, which would mislabel the other zone's nodes
+        "nodeLabels": {"team": "data", "kompox.dev/node-pool": "batch"},
     }}
 
 
@@ -100,16 +100,28 @@ def test_create_without_autoscaler_sends_desired_as_count() -> None:
         "nodeLabels": {"kompox.dev/node-pool": "web"}}}
 
 
-def test_create_zone_label_uses_model_form_for_provider_form_zones() -> None:
-    body = arm_for_create(NodePool(name="web", zones=("3", "2")), location="westus2")
-    assert body["properties"]["availabilityZones"] == ["2", "3"]
-    assert body["properties"]["nodeLabels"]["kompox.dev/node-zone"] == "westus2-2"
+def test_zone_label_is_kompox_form_and_only_for_one_zone() -> None:
+    """Kompox's own template labels npuser1 (zone 1) with node-zone '1', and apps select
+    on that value; a pool in two zones gets no zone label at all."""
+    one = arm_for_create(NodePool(name="web", zones=("westus2-1",)))
+    assert one["properties"]["availabilityZones"] == ["1"]
+    assert one["properties"]["nodeLabels"]["kompox.dev/node-zone"] == "1"
+    two = arm_for_create(NodePool(name="web", zones=("3", "2")))
+    assert two["properties"]["availabilityZones"] == ["2", "3"]
+    assert "kompox.dev/node-zone" not in two["properties"]["nodeLabels"]
+
+
+def test_create_keeps_scheduling_labels_the_pool_gives() -> None:
+    body = arm_for_create(NodePool(name="npuser1", zones=("1",), labels={
+        "kompox.dev/node-pool": "user", "team": "a"}))
+    assert body["properties"]["nodeLabels"] == {
+        "kompox.dev/node-pool": "user", "kompox.dev/node-zone": "1", "team": "a"}
 
 
 @pytest.mark.parametrize("file_name", POOL_EXAMPLES)
 def test_listed_pool_patched_with_itself_changes_nothing(file_name: str) -> None:
     listed = example(file_name)
-    assert arm_for_update(listed, pool_from_arm(listed, "eastus"), location="eastus") is None
+    assert arm_for_update(listed, pool_from_arm(listed, "eastus")) is None
 
 
 def test_update_changes_only_the_planned_field_and_strips_read_only() -> None:
@@ -118,8 +130,7 @@ def test_update_changes_only_the_planned_field_and_strips_read_only() -> None:
                                            autoscaling=Autoscaling(desired=5)))
     assert body == {"properties": {
         "count": 5, "maxPods": 110, "orchestratorVersion": "1.9.6", "osType": "Linux",
-        "upgradeSettings": {"maxSurge": "33%"}, "vmSize": "Standard_DS1_v2",
-        "nodeLabels": {"kompox.dev/node-pool": "agentpool1"}}}
+        "upgradeSettings": {"maxSurge": "33%"}, "vmSize": "Standard_DS1_v2"}}
     assert listed == example("AgentPoolsGet.json")  # the listed pool is not modified
 
 
@@ -150,14 +161,19 @@ def test_tags_replace_user_tags_and_keep_the_ownership_tag() -> None:
     assert body["properties"]["tags"] == {"env": "prod", "managed-by": "reconciler"}
 
 
-def test_adopting_a_pool_adds_the_ownership_tag_and_driver_labels() -> None:
+def test_adopting_a_pool_adds_the_ownership_tag_and_only_the_labels_the_patch_names() -> None:
     listed = example("AgentPoolsCreate_Update.json")
     listed["properties"]["availabilityZones"] = ["2", "1"]
-    body = arm_for_update(listed, NodePool(managed=True), location="japaneast")
+    listed["properties"]["nodeLabels"] = {"key1": "val1", "kompox.dev/node-pool": "user",
+                                          "kompox.dev/node-zone": "1"}
+    body = arm_for_update(listed, NodePool(managed=True))
     assert body["properties"]["tags"] == {"name1": "val1", "managed-by": "reconciler"}
-    assert body["properties"]["nodeLabels"] == {
-        "key1": "val1", "kompox.dev/node-pool": "agentpool1",
-        "kompox.dev/node-zone": "japaneast-1"}
+    # Kompox's own values stay: the plan showed no change to them
+    assert body["properties"]["nodeLabels"] == listed["properties"]["nodeLabels"]
+    relabel = arm_for_update(listed, NodePool(managed=True, labels={
+        "key1": "val1", "kompox.dev/node-pool": "apps"}))
+    assert relabel["properties"]["nodeLabels"] == {
+        "key1": "val1", "kompox.dev/node-pool": "apps", "kompox.dev/node-zone": "1"}
 
 
 def test_zones_in_another_order_or_form_change_nothing() -> None:

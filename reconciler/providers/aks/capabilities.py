@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import reconciler.providers.aks.mapping as mapping
 import reconciler.providers.aks.rules as rules
 from reconciler.model import Capabilities
 
@@ -50,4 +51,5 @@ def aks_capabilities(location: str | None) -> Capabilities:
         extension_value=rules.extension_value,
         extension_satisfied=rules.extension_satisfied,
         owner_of=rules.owner_of,
+        zone_label=mapping.zone_label,
     )

@@ -69,7 +69,7 @@ class AksDriver(Driver):
         """PUT with If-None-Match: * (412: the pool appeared since the plan)."""
         if not pool.name:
             raise ProviderValidationError("a node pool needs a name")
-        body = arm_for_create(pool, location=self.settings.location)
+        body = arm_for_create(pool)
         try:
             raw = self._put(pool.name, body, etag=None, progress=progress, state="Creating")
         except StaleError as stale:
@@ -85,7 +85,7 @@ class AksDriver(Driver):
         listed = self._cached(pool.name)
         if listed is None:
             raise StaleError(f"pool '{pool.name}' no longer exists; run plan again")
-        body = arm_for_update(listed, pool, location=self.settings.location)
+        body = arm_for_update(listed, pool)
         if body is None:
             return pool_from_arm(listed, self.settings.location)
         etag = pool.etag or (listed.get("properties") or {}).get("eTag")
@@ -128,7 +128,7 @@ class AksDriver(Driver):
         """
         self.list()
         listed = self._cached(str(pool.name))
-        if listed is None or arm_for_update(listed, pool, location=self.settings.location):
+        if listed is None or arm_for_update(listed, pool):
             raise stale
         state = (listed.get("properties") or {}).get("provisioningState")
         if state != "Succeeded":  # the write landed, but AKS did not finish it

@@ -11,6 +11,7 @@ import copy
 from typing import Any
 
 from reconciler.model import (
+    DRIVER_LABELS,
     OWNER_TAG_KEY,
     OWNER_TAG_VALUE,
     POOL_LABEL,
@@ -78,12 +79,9 @@ def _extensions_from_arm(props: dict[str, Any], tags: dict[str, str]) -> dict | 
     return {"aks": aks} if aks else None
 
 
-def arm_for_create(pool: NodePool, *, location: str | None = None) -> dict[str, Any]:
-    """The PUT body creating ``pool``, marked as owned and carrying the driver labels.
-
-    ``location`` only matters when ``pool.zones`` are in provider form (``"1"``): it
-    names the zone label value in model form.
-    """
+def arm_for_create(pool: NodePool) -> dict[str, Any]:
+    """The PUT body creating ``pool``, marked as owned and carrying the scheduling labels
+    (``pool.labels``' values, else the defaults)."""
     props: dict[str, Any] = {}
     _apply_patch(props, pool)
     if pool.priority is not None:  # explicit in a create body, even the default
@@ -93,16 +91,15 @@ def arm_for_create(pool: NodePool, *, location: str | None = None) -> dict[str, 
     scaling = pool.autoscaling
     if scaling is not None and scaling.enabled and scaling.min is not None:
         props["count"] = scaling.min  # the autoscaler starts from the floor
-    _set_driver_labels(props, pool.name, normalize_zones(pool.zones or (), location))
+    _default_driver_labels(props, pool)
     return {"properties": props}
 
 
-def arm_for_update(listed: dict[str, Any], patch: NodePool, *,
-                   location: str | None = None) -> dict[str, Any] | None:
+def arm_for_update(listed: dict[str, Any], patch: NodePool) -> dict[str, Any] | None:
     """The PUT body changing only the fields set in ``patch``; None when nothing changes.
 
     Starts from the pool as listed, so unset fields keep their live value. Read-only
-    properties are stripped. Driver labels are refreshed only when a write goes out.
+    properties are stripped. Scheduling labels change only when ``patch.labels`` names them.
     """
     live = {k: copy.deepcopy(v) for k, v in (listed.get("properties") or {}).items()
             if k not in READ_ONLY_PROPERTIES and k not in SEND_WHEN_SET}
@@ -114,8 +111,6 @@ def arm_for_update(listed: dict[str, Any], patch: NodePool, *,
         props["tags"] = {**(props.get("tags") or {}), OWNER_TAG_KEY: OWNER_TAG_VALUE}
     if props == live and not _reconciles_failed(listed, patch):
         return None
-    zones = patch.zones if patch.zones is not None else props.get("availabilityZones") or ()
-    _set_driver_labels(props, listed.get("name") or patch.name, normalize_zones(zones, location))
     return {"properties": props}
 
 
@@ -202,25 +197,35 @@ def _apply_extensions(props: dict[str, Any], aks: dict[str, Any]) -> None:
 
 
 def _apply_labels(props: dict[str, Any], labels: dict[str, str]) -> None:
-    """Replace the user labels, keeping the server's and the driver's."""
+    """Replace the user labels, keeping the server's and the driver's; scheduling labels in
+    ``labels`` (the plan showed them) are written, others keep their live value."""
     live = props.get("nodeLabels") or {}
     kept = {k: v for k, v in live.items()
             if k.startswith((SERVER_LABEL_PREFIX, DRIVER_LABEL_PREFIX))}
     user = {k: v for k, v in labels.items()
             if not k.startswith((SERVER_LABEL_PREFIX, DRIVER_LABEL_PREFIX))}
-    _put(props, "nodeLabels", {**user, **kept})
+    scheduling = {k: v for k, v in labels.items() if k in DRIVER_LABELS}
+    _put(props, "nodeLabels", {**user, **kept, **scheduling})
 
 
-def _set_driver_labels(props: dict[str, Any], name: str | None, zones: tuple[str, ...]) -> None:
-    """kompox.dev/node-pool and node-zone (first of the sorted model-form zones)."""
+def _default_driver_labels(props: dict[str, Any], pool: NodePool) -> None:
+    """A new pool carries kompox.dev/node-pool (its name) and, in one zone only,
+    kompox.dev/node-zone (that zone's number), unless its labels give other values."""
     labels = dict(props.get("nodeLabels") or {})
-    if name:
-        labels[POOL_LABEL] = name
-    if zones:
-        labels[ZONE_LABEL] = zones[0]
-    else:
-        labels.pop(ZONE_LABEL, None)
+    if pool.name:
+        labels.setdefault(POOL_LABEL, pool.name)
+    zone = zone_label(pool.zones or ())
+    if zone is not None:
+        labels.setdefault(ZONE_LABEL, zone)
     props["nodeLabels"] = labels
+
+
+def zone_label(zones: tuple[str, ...]) -> str | None:
+    """``kompox.dev/node-zone`` for a single-zone pool, as Kompox writes and selects it: the
+    zone number AKS uses (``"1"``). A pool in several zones gets none: one value would
+    mislabel the nodes in the other zones."""
+    numbers = {to_provider_zone(zone) for zone in zones}
+    return numbers.pop() if len(numbers) == 1 else None
 
 
 def _put(props: dict[str, Any], key: str, value: Any) -> None:

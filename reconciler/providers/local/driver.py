@@ -150,7 +150,7 @@ class LocalDriver(Driver):
         """Create ``pool``; a pool of that name appearing since the plan is stale."""
         if not pool.name:
             raise ProviderValidationError("a node pool needs a name")
-        name, body = pool.name, arm_for_create(pool, location=self.location)
+        name, body = pool.name, arm_for_create(pool)
         stored, _ = self._transaction(
             name, lambda store: (store.put(name, body, if_none_match="*")[0], True))
         self._simulate("Creating", progress)
@@ -164,7 +164,7 @@ class LocalDriver(Driver):
             listed = store.get(name)
             if listed is None:
                 raise StaleError(f"pool '{name}' no longer exists; run plan again")
-            body = arm_for_update(listed, pool, location=self.location)
+            body = arm_for_update(listed, pool)
             if body is None:
                 return listed, False
             return store.put(name, body, if_match=pool.etag)[0], True
