@@ -404,14 +404,13 @@ def docs(topic: str, output: str | None, check: bool) -> Result:
     """Generate a reference page from its source, so the two cannot drift.
 
     TOPIC is `format` (the desired-state file, from the JSON Schema), `commands` (every
-    command's --help) or `schema` (the JSON Schema, from its core and each provider's part;
-    write it to schemas/ and to the package's copy).
+    command's --help) or `schema` (the JSON Schema, from its core and each provider's part).
 
     \b
     Examples:
       reconciler docs format --output docs/format.md
       reconciler docs commands --output docs/commands.md --check
-      reconciler docs schema --output reconciler/schema/nodepools.schema.json
+      reconciler docs schema --output schemas/nodepools.schema.json
     """
     from pathlib import Path
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -34,6 +34,13 @@ class DesiredState:
     source: str
     digest: str
     notes: tuple[Diagnostic, ...] = ()
+    # ignoreChanges: field patterns of policy (every pool) and of each pool, by pool name
+    ignore: tuple[str, ...] = ()
+    pool_ignore: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def ignore_rules(self, pool: str) -> tuple[str, ...]:
+        """The ignoreChanges patterns that apply to ``pool``."""
+        return (*self.ignore, *self.pool_ignore.get(pool, ()))
 
 
 def load_desired(file: str | FsPath, *, expand: bool = True) -> DesiredState:
@@ -139,4 +146,7 @@ def _build(doc: LocatedDocument, file: FsPath) -> DesiredState:
         pools=tuple(pool_from_dict(raw) for raw in data["nodePools"]),
         source=str(file),
         digest=doc.digest,
+        ignore=tuple(policy.get("ignoreChanges", ())),
+        pool_ignore={str(raw["name"]): tuple(raw["ignoreChanges"]) for raw in data["nodePools"]
+                     if raw.get("ignoreChanges")},
     )

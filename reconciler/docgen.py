@@ -1,8 +1,8 @@
 """Reference pages generated from their single sources, so they cannot drift.
 
 ``docs/format.md`` comes from the JSON Schema, ``docs/commands.md`` from the click commands'
-own help, the schema itself from its core and the providers' parts (``schemabuild.py``; it is
-written twice: ``schemas/`` publishes it, the package reads its own copy).
+own help, the schema itself from its core and the providers' parts (``schemabuild.py``;
+``schemas/`` publishes it and the package's copy is a link to that file).
 ``reconciler docs TOPIC --output FILE`` writes one; ``--check`` fails on drift.
 """
 

@@ -80,6 +80,9 @@ def export_pool(pool: NodePool, caps: Capabilities, pinned: Iterable[str] = ()
         entry["zones"] = sorted(pool.zones)
     entry["labels"] = dict(sorted(user_labels(pool.labels or {}, caps).items()))
     scaling = pool.autoscaling
+    frozen = caps.frozen_fields(pool, pool) if caps.frozen_fields else None
+    if frozen and any(rule.split(".")[0] == "autoscaling" for rule in frozen[0]):
+        scaling = None  # not known now (a stopped pool reports 0 nodes): pin nothing
     if scaling is not None and scaling.enabled:
         entry["autoscaling"] = {"enabled": True, "min": scaling.min, "max": scaling.max}
     elif scaling is not None and scaling.desired is not None:
@@ -99,7 +102,7 @@ def _export_extensions(pool: NodePool, keys: Iterable[str],
     out: dict[str, Any] = {}
     for key in dict.fromkeys(keys):
         value = extension_value(caps, key, live.get(key))
-        if value not in (None, [], {}):
+        if value not in (None, [], {}) and value != caps.export_defaults.get(key):
             out[key] = value
     return out
 

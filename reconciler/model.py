@@ -172,6 +172,8 @@ class Capabilities:
     # which of them ``export`` writes for every pool (others only when a file pins them).
     extension_namespace: str | None = None
     exported_extensions: tuple[str, ...] = ()
+    # extension values export leaves out because they are the provider's default
+    export_defaults: dict[str, Any] = field(default_factory=dict)
     # The provider's own rules, as small hooks its package supplies (none: no rules).
     # validate: (field path in the pool, message) for each rule a file's pool breaks.
     pool_problems: Callable[[dict[str, Any]], Iterable[tuple[tuple[str, ...], str]]] | None \
@@ -190,6 +192,10 @@ class Capabilities:
     # plan and create: the ``kompox.dev/node-zone`` value for a pool in these zones, in the
     # form workloads select on (AKS: "1"); None for no label (several zones, or none).
     zone_label: Callable[[tuple[str, ...]], str | None] | None = None
+    # plan: fields of a live pool the provider cannot change now, as ignore rules, and why
+    # (AKS: the scaling of a stopped pool), given (desired, live); None: none.
+    frozen_fields: Callable[[NodePool, NodePool], tuple[tuple[str, ...], str] | None] | None \
+        = None
 
 
 def driver_label_defaults(pool: NodePool, caps: Capabilities) -> dict[str, str]:

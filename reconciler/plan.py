@@ -94,6 +94,16 @@ class PlanError:
 
 
 @dataclass(frozen=True)
+class IgnoredChange:
+    """A difference the plan leaves alone (the write keeps the live value), and why: the
+    ``ignoreChanges`` rule that covers it, or the provider's reason."""
+
+    pool: str
+    change: FieldChange
+    why: str
+
+
+@dataclass(frozen=True)
 class Plan:
     """Everything a reviewer sees and the executor runs."""
 
@@ -105,6 +115,7 @@ class Plan:
     errors: tuple[PlanError, ...] = ()
     kept: tuple[str, ...] = ()  # owned but unlisted, left because policy.prune is none
     live_fingerprint: str = ""
+    ignored: tuple[IgnoredChange, ...] = ()
 
     def count(self, kind: ActionKind) -> int:
         """How many actions of ``kind`` the plan holds."""

@@ -8,9 +8,18 @@ from reconciler.compare import create_changes, diff_pool
 from reconciler.desired import DesiredState
 from reconciler.fingerprint import live_fingerprint
 from reconciler.guards import guard_errors, immutable_errors
+from reconciler.ignore import matching_rule, with_live_values
 from reconciler.model import OWNER_TAG_VALUE, Capabilities, NodePool
 from reconciler.naturalsort import natural_key
-from reconciler.plan import Action, ActionKind, FieldChange, Plan, PlanError, Reason
+from reconciler.plan import (
+    Action,
+    ActionKind,
+    FieldChange,
+    IgnoredChange,
+    Plan,
+    PlanError,
+    Reason,
+)
 
 OWNER_FIELD = "managedBy"
 STATE_FIELD = "provisioningState"
@@ -22,6 +31,7 @@ def make_plan(desired: DesiredState, live: Sequence[NodePool], caps: Capabilitie
     creates: list[Action] = []
     updates: list[Action] = []
     errors: list[PlanError] = []
+    ignored: list[IgnoredChange] = []
     noop = 0
     for pool in desired.pools:
         current = live_by_name.get(pool.name)
@@ -29,7 +39,9 @@ def make_plan(desired: DesiredState, live: Sequence[NodePool], caps: Capabilitie
             creates.append(Action(ActionKind.CREATE, str(pool.name), create_changes(pool, caps),
                                   Reason.NEW, desired=pool))
             continue
-        changes = diff_pool(pool, current, caps) + _failed_state(current)
+        pool, changes, skipped = _ignoring(pool, current, desired, caps)
+        ignored.extend(skipped)
+        changes += _failed_state(current)
         errors.extend(immutable_errors(str(pool.name), changes, caps))
         reason = Reason.CHANGED if current.managed else \
             Reason.ADOPTED_AND_CHANGED if changes else Reason.ADOPTED
@@ -53,7 +65,33 @@ def make_plan(desired: DesiredState, live: Sequence[NodePool], caps: Capabilitie
         kept=tuple(kept),
         errors=tuple(errors),
         live_fingerprint=live_fingerprint(live),
+        ignored=tuple(ignored),
     )
+
+
+def _ignoring(pool: NodePool, live: NodePool, desired: DesiredState, caps: Capabilities,
+              ) -> tuple[NodePool, tuple[FieldChange, ...], list[IgnoredChange]]:
+    """The pool's changes without those its ignore rules (or the provider) leave alone;
+    the pool as planned (asking for the live value where a change is ignored)."""
+    changes = diff_pool(pool, live, caps)
+    rules = [(rule, f"ignoreChanges: {rule}") for rule in desired.ignore_rules(str(pool.name))]
+    frozen = caps.frozen_fields(pool, live) if caps.frozen_fields else None
+    if frozen:
+        rules += [(rule, frozen[1]) for rule in frozen[0]]
+    if not rules or not changes:
+        return pool, changes, []
+    skipped: list[IgnoredChange] = []
+    for change in changes:
+        rule = matching_rule(change.path, tuple(r for r, _ in rules))
+        if rule is not None:
+            why = next(w for r, w in rules if r == rule)
+            skipped.append(IgnoredChange(str(pool.name), change, why))
+    if not skipped:
+        return pool, changes, []
+    pool = with_live_values(pool, [item.change for item in skipped])
+    left = tuple(change for change in diff_pool(pool, live, caps)
+                 if matching_rule(change.path, tuple(r for r, _ in rules)) is None)
+    return pool, left, skipped
 
 
 def _failed_state(live: NodePool) -> tuple[FieldChange, ...]:

@@ -11,9 +11,9 @@ the registry ships ``schema.json``, which owns that provider's words:
 ``nodePool``          (optional) further constraints on every pool of that provider;
 ``$defs``             (optional) definitions it refers to, each named after the provider.
 
-The result is written to ``schemas/nodepools.schema.json`` and to the package's copy by
-``reconciler docs schema`` (tests fail when either is stale), so reading the schema at run
-time is one file read, and a new provider changes no core file.
+``reconciler docs schema --output schemas/nodepools.schema.json`` writes the result (the
+package's copy is a link to that file; tests fail when it is stale), so reading the schema
+at run time is one file read, and a new provider changes no core file.
 """
 
 from __future__ import annotations

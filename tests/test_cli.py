@@ -82,6 +82,7 @@ def test_plan_json_is_the_spec_shape(workdir: Path) -> None:
         "unmanaged": [],
         "kept": [],
         "errors": [],
+        "ignored": [],
     }
     from jsonschema import Draft202012Validator
 

@@ -7,10 +7,19 @@ from typing import Any
 
 from reconciler import __version__
 from reconciler.escape import json_text
-from reconciler.plan import Action, ActionKind, FieldChange, Plan, PlanError, Reason
+from reconciler.plan import (
+    Action,
+    ActionKind,
+    FieldChange,
+    IgnoredChange,
+    Plan,
+    PlanError,
+    Reason,
+)
 
 # 2: actions carry "reason"; changes and errors carry "path" (segments) beside "field"
 # (display); "kept" lists owned pools kept by prune: none; "reconcilerVersion" is the tool's.
+# Within 2, "ignored" was added (differences left alone, and why); readers default it to [].
 FORMAT_VERSION = "2"
 
 
@@ -33,6 +42,9 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "errors": [{"pool": e.pool, "path": list(e.path) if e.path else None,
                     "field": e.field, "before": e.before, "after": e.after,
                     "message": e.message} for e in plan.errors],
+        "ignored": [{"pool": i.pool, "path": list(i.change.path), "field": i.change.field,
+                     "before": i.change.before, "after": i.change.after, "why": i.why}
+                    for i in plan.ignored],
     }
 
 
@@ -59,6 +71,9 @@ def plan_from_json(document: dict[str, Any]) -> Plan:
                                e["before"], e["after"], str(e["message"]))
                      for e in document["errors"]),
         live_fingerprint=str(document.get("fingerprint", {}).get("live", "")),
+        ignored=tuple(IgnoredChange(str(i["pool"]), FieldChange(_path(i["path"]), i["before"],
+                                                                 i["after"]), str(i["why"]))
+                      for i in document.get("ignored", [])),
     )
 
 

@@ -145,7 +145,17 @@ def _add_summary(budget: _Budget, plan: Plan) -> None:
     if plan.kept:
         names = ", ".join(_code_span(name) for name in plan.kept)
         notes.append(f"Owned but not listed, kept (`policy.prune: none`): {names}.")
+    if plan.ignored:
+        shown = plan.ignored[:MAX_IGNORED_SHOWN]
+        items = "; ".join(f"{_code_span(i.pool)} {_code_span(i.change.field)} stays"
+                          f" {_value(i.change.before)} ({_text(i.why)})" for i in shown)
+        more = len(plan.ignored) - len(shown)
+        notes.append(f"Ignored differences: {items}"
+                     + (f"; and {more} more (`reconciler plan` lists all)." if more else "."))
     budget.take(" ".join(notes) + "\n\n", force=True)
+
+
+MAX_IGNORED_SHOWN = 10  # a comment lists the first ten; the text and JSON views list all
 
 
 def _add_details(budget: _Budget, action: Action) -> int:

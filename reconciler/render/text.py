@@ -41,6 +41,12 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
         lines += [f"Unmanaged pools, left alone: {_names(plan.unmanaged)}", ""]
     if plan.kept:
         lines += [f"Owned but not listed, kept (policy.prune: none): {_names(plan.kept)}", ""]
+    if plan.ignored:
+        lines.append("Ignored differences (the live value stays):")
+        lines += [f"  = {terminal(item.pool)}: {terminal(item.change.field)}"
+                  f" {_show(item.change.before)} (file: {_show(item.change.after)});"
+                  f" {terminal(item.why)}" for item in plan.ignored]
+        lines.append("")
     lines.append(paint(_summary_line(plan), "cyan" if plan.ok else "red", bold=True))
     return guard_lines("\n".join(lines) + "\n")
 

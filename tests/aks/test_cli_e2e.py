@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from emulator_session import EmulatorSession, arm_pool
+from ruamel.yaml import YAML
 
 from reconciler.app import plan_file
 from reconciler.cli import cli
@@ -320,3 +321,77 @@ nodePools:
     zones: ["2"]
     autoscaling: {enabled: true, min: 0, max: 3}
 """
+
+
+def test_ignored_differences_are_listed_and_their_live_values_survive_the_write(
+        aks_emulator: EmulatorSession, tmp_path: Path) -> None:
+    """A tag added by Azure Policy and an auto-upgraded patch version stay as they are
+    while the file changes another tag; the plan lists both as ignored, never silently."""
+    aks_emulator.reset([arm_pool("system", "System", orchestratorVersion="1.33.5",
+                                 tags={"managed-by": "reconciler", "team": "core",
+                                       "costcenter": "cc-42"})])
+    path = aks_emulator.write_desired(tmp_path / "pools.yaml", """\
+policy:
+  ignoreChanges: [extensions.aks.tags.costcenter, extensions.aks.orchestratorVersion]
+nodePools:
+  - name: system
+    mode: system
+    extensions:
+      aks: {orchestratorVersion: 1.33.2, tags: {team: platform}}
+""")
+    plan = json.loads(cli_run("plan", str(path), "--format", "json").stdout)
+    assert [c["field"] for a in plan["actions"] for c in a["changes"]] == [
+        "extensions.aks.tags.team"]
+    assert {(i["field"], i["before"], i["why"]) for i in plan["ignored"]} == {
+        ("extensions.aks.orchestratorVersion", "1.33.5",
+         "ignoreChanges: extensions.aks.orchestratorVersion"),
+        ("extensions.aks.tags.costcenter", "cc-42",
+         "ignoreChanges: extensions.aks.tags.costcenter")}
+    text = cli_run("plan", str(path)).stdout
+    assert "Ignored differences (the live value stays):" in text
+    converge(aks_emulator, str(path))
+    props = aks_emulator.store.get("system")["properties"]
+    assert props["tags"] == {"managed-by": "reconciler", "team": "platform",
+                             "costcenter": "cc-42"}
+    assert props["orchestratorVersion"] == "1.33.5"
+
+
+def test_a_stopped_pool_exports_as_stopped_and_starts_with_the_file_scaling(
+        aks_emulator: EmulatorSession, tmp_path: Path) -> None:
+    """A stopped pool (count 0) once planned 'desired 0 -> 3' and export pinned desired: 0.
+    Now export pins its power state and no scaling, the plan leaves its scaling alone and
+    says so, and starting it writes powerState and the file's scaling in one request."""
+    aks_emulator.reset([
+        arm_pool("system", "System", tags={"managed-by": "reconciler"}),
+        arm_pool("batch", count=0, enableAutoScaling=False, powerState={"code": "Stopped"},
+                 tags={"managed-by": "reconciler"})])
+    source = aks_emulator.write_desired(tmp_path / "cluster.yaml")
+    out = tmp_path / "pools.yaml"
+    assert cli_run("export", str(source), "--output", str(out)).exit_code == 0
+    exported = YAML(typ="safe").load(out.read_text())
+    [batch] = [pool for pool in exported["nodePools"] if pool["name"] == "batch"]
+    assert batch["extensions"]["aks"]["powerState"] == {"code": "Stopped"}
+    assert "autoscaling" not in batch  # was: autoscaling {enabled: false, desired: 0}
+    aks_emulator.request_log.clear()
+    assert cli_run("plan", str(out), "--detailed-exitcode").exit_code == 0
+    # The file asks for scaling: still nothing to write while the pool is stopped.
+    batch["autoscaling"] = {"enabled": True, "min": 1, "max": 4}
+    out.write_text(json.dumps(exported))
+    scaled = out.read_text()
+    out.write_text(scaled)
+    plan = json.loads(cli_run("plan", str(out), "--format", "json").stdout)
+    assert plan["actions"] == []
+    assert {i["field"] for i in plan["ignored"]} == {
+        "autoscaling.enabled", "autoscaling.min", "autoscaling.max"}
+    # Start it: one PUT carries the power state and the scaling.
+    batch["extensions"]["aks"]["powerState"] = {"code": "Running"}
+    out.write_text(json.dumps(exported))
+    converge(aks_emulator, str(out))
+    props = aks_emulator.store.get("batch")["properties"]
+    assert props["powerState"] == {"code": "Running"}
+    assert (props["enableAutoScaling"], props["minCount"], props["maxCount"]) == (True, 1, 4)
+    # Stop it again: count 0, and the next plan is clean.
+    out.write_text(scaled)
+    converge(aks_emulator, str(out))
+    props = aks_emulator.store.get("batch")["properties"]
+    assert props["powerState"] == {"code": "Stopped"} and props["count"] == 0

@@ -31,7 +31,7 @@ IMMUTABLE_FIELDS = frozenset({
 # Extension fields worth pinning in an exported file; versions and upgrade knobs are left to
 # the user (kept and refreshed only when the existing file already pins them).
 EXPORTED_EXTENSIONS = ("nodeTaints", "tags", "maxPods", "osType", "osSKU", "spotMaxPrice",
-                       "scaleSetEvictionPolicy")
+                       "scaleSetEvictionPolicy", "powerState")
 
 
 def aks_capabilities(location: str | None) -> Capabilities:
@@ -52,4 +52,6 @@ def aks_capabilities(location: str | None) -> Capabilities:
         extension_satisfied=rules.extension_satisfied,
         owner_of=rules.owner_of,
         zone_label=mapping.zone_label,
+        frozen_fields=rules.frozen_fields,
+        export_defaults={"powerState": {"code": rules.RUNNING}},
     )

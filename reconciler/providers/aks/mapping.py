@@ -24,7 +24,7 @@ from reconciler.zones import normalize_zones, to_provider_zone
 
 AKS_EXTENSION_KEYS = (
     "nodeTaints", "tags", "orchestratorVersion", "maxPods", "osType", "osSKU",
-    "spotMaxPrice", "scaleSetEvictionPolicy", "upgradeSettings",
+    "spotMaxPrice", "scaleSetEvictionPolicy", "upgradeSettings", "powerState",
 )
 SERVER_LABEL_PREFIX = "kubernetes.azure.com/"
 DRIVER_LABEL_PREFIX = "kompox.dev/"
@@ -105,6 +105,10 @@ def arm_for_update(listed: dict[str, Any], patch: NodePool) -> dict[str, Any] | 
             if k not in READ_ONLY_PROPERTIES and k not in SEND_WHEN_SET}
     props = copy.deepcopy(live)
     _apply_patch(props, patch)
+    listed_props = listed.get("properties") or {}
+    for key in SEND_WHEN_SET:  # asked for but already so: not a change
+        if key in props and props[key] == listed_props.get(key):
+            del props[key]
     if patch.labels is not None:
         _apply_labels(props, patch.labels)
     if patch.managed:
@@ -176,7 +180,7 @@ def _clamp_count(props: dict[str, Any]) -> None:
 
 def _apply_extensions(props: dict[str, Any], aks: dict[str, Any]) -> None:
     """AKS-only properties; taints and tags are complete sets with server parts kept."""
-    for key in (*AKS_EXTENSION_KEYS, *SEND_WHEN_SET):
+    for key in dict.fromkeys((*AKS_EXTENSION_KEYS, *SEND_WHEN_SET)):
         if key not in aks:
             continue
         value = copy.deepcopy(aks[key])

@@ -21,6 +21,8 @@ SYSTEM_MIN_NODES = 1
 # osSKU may change in place only within this family.
 LINUX_SKU_FAMILY = frozenset({"Ubuntu", "AzureLinux"})
 VERSION_FIELD = ("extensions", "aks", "orchestratorVersion")
+POWER_FIELD = ("extensions", "aks", "powerState")
+STOPPED, RUNNING = "Stopped", "Running"
 OS_SKU_FIELD = ("extensions", "aks", "osSKU")
 
 
@@ -69,6 +71,10 @@ def pool_problems(pool: dict[str, Any]) -> Iterator[tuple[tuple[str, ...], str]]
     if spot_system(pool.get("mode"), pool.get("priority")):
         yield ("priority",), "spot pools must be user pools (mode: user); system pools need" \
             " regular VMs"
+    if str(pool.get("mode", "")).lower() == "system" and power_code(aks.get("powerState")) \
+            == STOPPED:
+        yield (*POWER_FIELD, "code"), "AKS cannot stop a system pool; stop user pools," \
+            " or stop the whole cluster"
     name = pool.get("name")
     if isinstance(name, str) and windows_name_too_long(name, aks.get("osType")):
         yield ("name",), f"invalid pool name '{name}': Windows pools have at most" \
@@ -98,6 +104,31 @@ def change_problem(pool: str, change: FieldChange) -> PlanError | None:
     return None
 
 
+def power_code(value: object) -> str | None:
+    """``Running`` / ``Stopped`` from a powerState object (``{"code": "Stopped"}``)."""
+    code = value.get("code") if isinstance(value, dict) else None
+    return str(code) if code is not None else None
+
+
+def _stops(change: FieldChange) -> bool:
+    if change.path == (*POWER_FIELD, "code"):
+        return change.after == STOPPED
+    return change.path == POWER_FIELD and power_code(change.after) == STOPPED
+
+
+def frozen_fields(desired: NodePool, live: NodePool) -> tuple[tuple[str, ...], str] | None:
+    """A stopped pool has no nodes and no autoscaler (AKS reports count 0): its scaling
+    cannot change, and is not compared, until the file starts it; stopping it likewise."""
+    wanted, have = power_code(_aks_value(desired, "powerState")), \
+        power_code(_aks_value(live, "powerState"))
+    if have == STOPPED and wanted != RUNNING:
+        return ("autoscaling",), "the pool is stopped; its scaling applies once it runs" \
+            " (extensions.aks.powerState.code: Running starts it)"
+    if wanted == STOPPED and have != STOPPED:
+        return ("autoscaling",), "the pool is being stopped; AKS sets its count to 0"
+    return None
+
+
 def action_problems(creates: Sequence[Action], updates: Sequence[Action]) -> list[PlanError]:
     """Rules on what a pool is after the action: the file's values, else the live ones."""
     errors = []
@@ -114,6 +145,11 @@ def action_problems(creates: Sequence[Action], updates: Sequence[Action]) -> lis
                                     " pools must run Linux; add a Linux pool with mode: system"))
         if live is not None:
             errors.extend(_system_nodes(action, str(mode).lower()))
+        stop = next((change for change in action.changes if _stops(change)), None)
+        if stop is not None and str(mode).lower() == "system":
+            errors.append(PlanError(action.pool, stop.path, stop.before, stop.after,
+                                    f"'{action.pool}' is a system pool and AKS cannot stop"
+                                    " system pools; stop user pools, or the whole cluster"))
     return errors
 
 

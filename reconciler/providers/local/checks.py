@@ -102,6 +102,26 @@ def check_update(live: dict[str, Any], new: dict[str, Any], defaults: dict[str, 
                           f"'{new_version}' is not allowed.")
 
 
+SCALING_PROPERTIES = ("count", "enableAutoScaling", "minCount", "maxCount")
+
+
+def power_transition(name: str, live: dict[str, Any], new: dict[str, Any]) -> None:
+    """Stopping and starting: only user pools stop; a stopped pool is not scaled; a stop
+    deallocates every node (count 0, no autoscaler), as AKS reports a stopped pool."""
+    was = rules.power_code(live.get("powerState")) or rules.RUNNING
+    now = rules.power_code(new.get("powerState")) or was
+    if now == rules.STOPPED and was != rules.STOPPED:
+        if new.get("mode", live.get("mode")) == "System":
+            raise AksApiError(400, "OperationNotAllowed", f"The agent pool '{name}' is a "
+                              "System pool; System agent pools cannot be stopped.")
+        new.update(count=0, enableAutoScaling=False)
+    elif now == rules.STOPPED and any(new.get(key) != live.get(key)
+                                      for key in SCALING_PROPERTIES):
+        raise AksApiError(400, "OperationNotAllowed", f"The agent pool '{name}' is stopped; "
+                          "start it before changing its node count or autoscaler.")
+    new["powerState"] = {"code": now}
+
+
 def property_change(key: str) -> AksApiError:
     """The 400 PropertyChangeNotAllowed error AKS sends for an immutable property."""
     message = f"Changing property '{key}' is not allowed."

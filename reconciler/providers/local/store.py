@@ -24,6 +24,7 @@ from reconciler.providers.local.checks import (
     check_pool,
     check_update,
     invalid,
+    power_transition,
 )
 
 __all__ = ["AgentPoolStore", "AksApiError"]
@@ -152,6 +153,7 @@ class AgentPoolStore:
             props["orchestratorVersion"] = (live.get("currentOrchestratorVersion")
                                             or self.kubernetes_version)
         check_update(live, props, defaults_for(live))
+        power_transition(name, live, props)
         if (live.get("mode", "User") == "System" and props.get("mode", "User") != "System"
                 and not self._other_system_pools(name)):
             raise AksApiError(400, "OperationNotAllowed", LAST_SYSTEM_POOL)
