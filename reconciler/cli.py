@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from reconciler import __version__
-from reconciler.render import RENDERERS
+from reconciler.render import DIAGNOSTIC_FORMAT_NAMES, RENDERERS
 from reconciler.result import FAILED, OK, ExitCode, Result
 
 
@@ -109,33 +109,40 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path())
-def validate(files: tuple[str, ...]) -> Result:
+@click.option("--format", "fmt", type=click.Choice(DIAGNOSTIC_FORMAT_NAMES), default="text",
+              show_default=True,
+              help="text for people; json for scripts; github for workflow-command annotations"
+                   " on the pull request's files; sarif (2.1.0) for code scanning.")
+def validate(files: tuple[str, ...], fmt: str) -> Result:
     """Check desired-state FILES against the schema and the rules; offline.
 
     Needs no credentials and no environment: ${VAR} references in cluster.settings are
     not expanded (an unset one is only noted); plan and apply check their values.
+    Every diagnostic carries a stable rule id (schema/<keyword>, semantic/<rule>,
+    yaml/<problem>, ...) in the json, github and sarif formats. Exits 1 when any file
+    has an error, whatever the format.
 
     \b
-    Example:
+    Examples:
       reconciler validate clusters/*.yaml
+      reconciler validate clusters/*.yaml --format github     # annotations in a workflow
+      reconciler validate clusters/*.yaml --format sarif > reconciler.sarif
     """
     from reconciler.desired import load_desired
-    from reconciler.diagnostics import InvalidDocument, printable
+    from reconciler.diagnostics import InvalidDocument
+    from reconciler.render.diagnostics import DIAGNOSTIC_FORMATS, FileCheck
 
-    failed = False
+    checks = []
     for file in files:
         try:
             desired = load_desired(file, expand=False)
         except InvalidDocument as exc:
-            failed = True
-            for diagnostic in exc.diagnostics:
-                click.echo(diagnostic.format(), err=True)
+            checks.append(FileCheck(file, exc.diagnostics))
             continue
-        for note in desired.notes:
-            click.echo(note.format(), err=True)
-        count = len(desired.pools)
-        click.echo(printable(f"{file}: valid ({count} node pool{'' if count == 1 else 's'})"))
-    return Result(failed=failed)
+        checks.append(FileCheck(file, desired.notes, len(desired.pools)))
+    for to_stderr, text in DIAGNOSTIC_FORMATS[fmt](checks):
+        click.echo(text, err=to_stderr, nl=False)
+    return Result(failed=not all(check.valid for check in checks))
 
 
 @cli.command()

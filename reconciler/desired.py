@@ -48,7 +48,8 @@ def load_desired(file: str | FsPath, *, expand: bool = True) -> DesiredState:
     unset = [Diagnostic(doc.location(path), path,
                         f"environment variable '{name}' is not set" if expand else
                         f"environment variable '{name}' is not set; plan and apply will"
-                        " need it", severity="error" if expand else "note")
+                        " need it", severity="error" if expand else "note",
+                        rule="env/unset-variable")
              for path, names in references.items() for name in names
              if not _lookup(name, os.environ) and not _has_default(doc, path, name)]
     problems = [d for d in unset if d.severity == "error"]
