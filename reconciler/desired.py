@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -34,6 +34,8 @@ class DesiredState:
     source: str
     digest: str
     notes: tuple[Diagnostic, ...] = ()
+    # The parsed file with its positions, to locate plan errors (``document.location``).
+    document: LocatedDocument | None = field(default=None, compare=False, repr=False)
 
 
 def load_desired(file: str | FsPath, *, expand: bool = True) -> DesiredState:
@@ -140,4 +142,5 @@ def _build(doc: LocatedDocument, file: FsPath) -> DesiredState:
         pools=tuple(pool_from_dict(raw) for raw in data["nodePools"]),
         source=str(file),
         digest=doc.digest,
+        document=doc,
     )

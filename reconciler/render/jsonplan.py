@@ -6,11 +6,13 @@ import json
 from typing import Any
 
 from reconciler import __version__
+from reconciler.diagnostics import Location
 from reconciler.escape import json_text
 from reconciler.plan import Action, ActionKind, FieldChange, Plan, PlanError, Reason
 
 # 2: actions carry "reason"; changes and errors carry "path" (segments) beside "field"
-# (display); "kept" lists owned pools kept by prune: none; "reconcilerVersion" is the tool's.
+# (display); "kept" lists owned pools kept by prune: none; "reconcilerVersion" is the tool's;
+# "summary.destroy" counts the pools destroyed; errors carry the file "location".
 FORMAT_VERSION = "2"
 
 
@@ -32,7 +34,8 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "kept": list(plan.kept),
         "errors": [{"pool": e.pool, "path": list(e.path) if e.path else None,
                     "field": e.field, "before": e.before, "after": e.after,
-                    "message": e.message} for e in plan.errors],
+                    "message": e.message, "location": _location(e.location)}
+                   for e in plan.errors],
     }
 
 
@@ -56,10 +59,23 @@ def plan_from_json(document: dict[str, Any]) -> Plan:
         unmanaged=tuple(str(name) for name in document["unmanaged"]),
         kept=tuple(str(name) for name in document["kept"]),
         errors=tuple(PlanError(e["pool"], _path(e["path"]) if e["path"] else None,
-                               e["before"], e["after"], str(e["message"]))
+                               e["before"], e["after"], str(e["message"]),
+                               _location_from(e.get("location")))
                      for e in document["errors"]),
         live_fingerprint=str(document.get("fingerprint", {}).get("live", "")),
     )
+
+
+def _location(location: Location | None) -> dict[str, Any] | None:
+    if location is None:
+        return None
+    return {"file": location.file, "line": location.line, "column": location.column}
+
+
+def _location_from(raw: Any) -> Location | None:
+    if raw is None:
+        return None
+    return Location(str(raw["file"]), int(raw["line"]), int(raw["column"]))
 
 
 def _path(raw: Any) -> tuple[str, ...]:
