@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.ghaction.fake_github import BOT, FakeGitHub, serve
+from tests.ghaction.fake_github import FakeGitHub, serve
 
 TOKEN = "ghs_" + "T0k3n" * 8  # never printed
 SHA = "3f9a1c0d5e7b2a4c6e8f0a1b3c5d7e9f1a2b4c6d"  # the push to main: #7's merge commit
