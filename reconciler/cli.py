@@ -6,14 +6,13 @@ mistake or an interrupt into the documented exit code.
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any
 
 import click
 
 from reconciler import __version__
-from reconciler.render import RENDERERS
+from reconciler.render import DIAGNOSTIC_FORMAT_NAMES, RENDERERS
 from reconciler.result import FAILED, OK, ExitCode, Result
 
 
@@ -28,7 +27,10 @@ class ReconcilerGroup(click.Group):
         # Every byte printed passes redaction: no expanded ${VAR} value or token shows.
         streams = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = RedactingStream(sys.stdout), RedactingStream(sys.stderr)
-        _configure_logging()
+        from reconciler.console import configure_logging, debug_requested, set_color
+
+        set_color("auto")
+        configure_logging(debug_requested())
         try:
             code = self._run(*args, **kwargs)
         finally:
@@ -61,21 +63,6 @@ def _inert(exc: click.ClickException) -> click.ClickException:
     return exc
 
 
-def _configure_logging() -> None:
-    """Libraries' log lines only on request: RECONCILER_LOG=debug (credentials scrubbed).
-
-    Without it, azure-identity's multi-line warnings (each credential it tried) would
-    print before our one-line error; the error carries the remedy instead.
-    """
-    import logging
-
-    if os.environ.get("RECONCILER_LOG", "").lower() == "debug":
-        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
-                            format="%(levelname)s %(name)s: %(message)s")
-    else:
-        logging.getLogger("azure").addHandler(logging.NullHandler())
-
-
 def _report_error(exc: Exception) -> None:
     from reconciler.diagnostics import InvalidDocument, printable
     from reconciler.errors import ReconcilerError
@@ -89,9 +76,36 @@ def _report_error(exc: Exception) -> None:
         click.echo(printable(f"error: unexpected {type(exc).__name__}: {exc}"), err=True)
 
 
-def _color() -> bool:
-    return sys.stdout.isatty() and "NO_COLOR" not in os.environ and \
-        os.environ.get("TERM") != "dumb"
+def _color(stream: Any = None) -> bool:
+    from reconciler.console import use_color
+
+    return use_color(stream)
+
+
+def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        from reconciler.console import configure_logging
+
+        configure_logging(True)
+
+
+def _set_color(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        from reconciler.console import set_color
+
+        set_color(value)
+
+
+# Before or after the command: `reconciler --debug plan F` = `reconciler plan F --debug`.
+OUTPUT_OPTIONS = (
+    click.Option(["--debug"], is_flag=True, expose_value=False, callback=_set_debug,
+                 help="Log every provider request with its response status and timing to"
+                      " standard error (credentials scrubbed); as RECONCILER_LOG=debug."),
+    click.Option(["--color"], type=click.Choice(["auto", "always", "never"]), default=None,
+                 expose_value=False, callback=_set_color,
+                 help="Colour the plan and the progress: auto (default: on a terminal, off"
+                      " with NO_COLOR, on with FORCE_COLOR), always or never."),
+)
 
 
 @click.group(cls=ReconcilerGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -109,33 +123,40 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path())
-def validate(files: tuple[str, ...]) -> Result:
+@click.option("--format", "fmt", type=click.Choice(DIAGNOSTIC_FORMAT_NAMES), default="text",
+              show_default=True,
+              help="text for people; json for scripts; github for workflow-command annotations"
+                   " on the pull request's files; sarif (2.1.0) for code scanning.")
+def validate(files: tuple[str, ...], fmt: str) -> Result:
     """Check desired-state FILES against the schema and the rules; offline.
 
     Needs no credentials and no environment: ${VAR} references in cluster.settings are
     not expanded (an unset one is only noted); plan and apply check their values.
+    Every diagnostic carries a stable rule id (schema/<keyword>, semantic/<rule>,
+    yaml/<problem>, ...) in the json, github and sarif formats. Exits 1 when any file
+    has an error, whatever the format.
 
     \b
-    Example:
+    Examples:
       reconciler validate clusters/*.yaml
+      reconciler validate clusters/*.yaml --format github     # annotations in a workflow
+      reconciler validate clusters/*.yaml --format sarif > reconciler.sarif
     """
     from reconciler.desired import load_desired
-    from reconciler.diagnostics import InvalidDocument, printable
+    from reconciler.diagnostics import InvalidDocument
+    from reconciler.render.diagnostics import DIAGNOSTIC_FORMATS, FileCheck
 
-    failed = False
+    checks = []
     for file in files:
         try:
             desired = load_desired(file, expand=False)
         except InvalidDocument as exc:
-            failed = True
-            for diagnostic in exc.diagnostics:
-                click.echo(diagnostic.format(), err=True)
+            checks.append(FileCheck(file, exc.diagnostics))
             continue
-        for note in desired.notes:
-            click.echo(note.format(), err=True)
-        count = len(desired.pools)
-        click.echo(printable(f"{file}: valid ({count} node pool{'' if count == 1 else 's'})"))
-    return Result(failed=failed)
+        checks.append(FileCheck(file, desired.notes, len(desired.pools)))
+    for to_stderr, text in DIAGNOSTIC_FORMATS[fmt](checks):
+        click.echo(text, err=to_stderr, nl=False)
+    return Result(failed=not all(check.valid for check in checks))
 
 
 @cli.command()
@@ -174,7 +195,8 @@ def plan(file: str, out: str | None, fmt: str, detailed_exitcode: bool,
         check_plan_out(out, file)  # before any work: never overwrite an input
     planned = plan_file(file)
     _print_notes(planned)
-    click.echo(renderer(fmt, color=_color())(planned.plan), nl=False)
+    color = _color()
+    click.echo(renderer(fmt, color=color)(planned.plan), nl=False, color=color)
     if not planned.plan.ok:
         return FAILED
     if out:
@@ -195,7 +217,12 @@ def plan(file: str, out: str | None, fmt: str, detailed_exitcode: bool,
 @click.option("--yes", "-y", is_flag=True, help="Apply without asking for confirmation.")
 @click.option("--parallelism", type=click.IntRange(1, 100), default=10, show_default=True,
               help="How many actions may run at once.")
-def apply(target: str, desired_file: str | None, yes: bool, parallelism: int) -> Result:
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True,
+              help="text for people; json streams JSON Lines events on standard output (plan,"
+                   " action_started, progress, action_finished, summary; needs --yes).")
+def apply(target: str, desired_file: str | None, yes: bool, parallelism: int,
+          fmt: str) -> Result:
     """Converge the cluster to a desired-state FILE, or apply a saved PLAN.
 
     A saved plan never chooses the file it is applied with: name it with --file, or run
@@ -207,17 +234,38 @@ def apply(target: str, desired_file: str | None, yes: bool, parallelism: int) ->
       reconciler apply pools.yaml --yes
       reconciler plan pools.yaml --out plan.json && reconciler apply plan.json
       reconciler apply artifact/plan.json --file clusters/prod.yaml --yes
+      reconciler apply pools.yaml --yes --format json | jq -c 'select(.type == "summary")'
+
+    Without a terminal (CI), each running action gets a heartbeat line at least every 30
+    seconds ("still creating web, 2m30s elapsed"); RECONCILER_HEARTBEAT_SECONDS changes
+    the interval. --format json events follow schemas/apply-events.schema.json; the last
+    one is always the summary with the exit code.
     """
     from reconciler.app import plan_file, replan_saved
     from reconciler.savedplan import is_saved_plan
 
-    if is_saved_plan(target):
-        planned = replan_saved(target, desired_file)
-    elif desired_file:
+    if desired_file and not is_saved_plan(target):
         raise click.UsageError("--file goes with a saved plan; to apply a desired-state"
                                " file, give it as the argument")
-    else:
-        planned = plan_file(target)
+    if fmt == "json" and not yes:
+        raise click.UsageError("--format json needs --yes: a stream of events has no prompt")
+    events = None
+    if fmt == "json":
+        from reconciler.progress import JsonEvents, heartbeat_seconds
+
+        events = JsonEvents(heartbeat=heartbeat_seconds())
+    try:
+        planned = replan_saved(target, desired_file) if is_saved_plan(target) else \
+            plan_file(target)
+    except Exception as exc:  # the stream still ends with its summary
+        if events is not None:
+            from reconciler.escape import visible
+
+            events.emit("summary", exitCode=int(ExitCode.ERROR), outcome="error",
+                        error=visible(exc), applied=0, failed=0, notStarted=0)
+        raise
+    if events is not None:
+        return _apply_json(planned, parallelism, events)
     return _apply(planned, yes, parallelism)
 
 
@@ -239,12 +287,13 @@ def _print_notes(planned: Any) -> None:
 def _apply(planned: Any, yes: bool, parallelism: int) -> Result:
     from reconciler.diagnostics import printable
     from reconciler.executor import deferred_interrupts, execute
-    from reconciler.progress import LineEvents, LiveEvents, report_text
+    from reconciler.progress import LineEvents, LiveEvents, heartbeat_seconds, report_text
     from reconciler.render.text import render_text
 
     plan = planned.plan
     _print_notes(planned)
-    click.echo(render_text(plan, color=_color()), nl=False)
+    color = _color()
+    click.echo(render_text(plan, color=color), nl=False, color=color)
     if not plan.ok:
         return FAILED
     if not plan.has_changes:
@@ -259,15 +308,49 @@ def _apply(planned: Any, yes: bool, parallelism: int) -> Result:
             click.echo("Apply cancelled; nothing was changed.", err=True)
             return FAILED
     # From the first write until the report is printed, Ctrl-C only stops new actions.
+    total = len(plan.actions)
     with deferred_interrupts() as interrupt:
-        if sys.stderr.isatty():
-            with LiveEvents() as events:
-                report = execute(plan, planned.driver, events, parallelism=parallelism,
-                                 interrupt=interrupt)
-        else:
-            report = execute(plan, planned.driver, LineEvents(), parallelism=parallelism,
+        progress: Any = LiveEvents(total=total, color=_color(sys.stderr)) \
+            if sys.stderr.isatty() else \
+            LineEvents(total=total, color=_color(sys.stderr), heartbeat=heartbeat_seconds())
+        with progress as events:
+            report = execute(plan, planned.driver, events, parallelism=parallelism,
                              interrupt=interrupt)
-        click.echo(report_text(report), nl=False)
+        click.echo(report_text(report, color=color), nl=False, color=color)
+    return report.result
+
+
+def _apply_json(planned: Any, parallelism: int, events: Any) -> Result:
+    """``apply --format json``: the plan, every action's start, progress and end, then a
+    summary with the exit code, one JSON object per line."""
+    from reconciler.executor import Outcome, deferred_interrupts, execute
+    from reconciler.progress import counts
+    from reconciler.render.jsonplan import plan_to_json
+
+    plan = planned.plan
+    _print_notes(planned)
+    events.emit("plan", plan=plan_to_json(plan))
+    if not plan.ok or not plan.has_changes:
+        result = OK if plan.ok else FAILED
+        events.emit("summary", exitCode=int(result.exit_code),
+                    outcome="no-changes" if plan.ok else "rejected",
+                    error=None if plan.ok else f"the plan is rejected ({len(plan.errors)}"
+                                               " error(s)); nothing was changed",
+                    applied=0, failed=0, notStarted=0)
+        return result
+    events.total = len(plan.actions)
+    with deferred_interrupts() as interrupt, events:
+        report = execute(plan, planned.driver, events, parallelism=parallelism,
+                         interrupt=interrupt)
+    for ended in report.results:
+        if ended.outcome is Outcome.NOT_STARTED:
+            events.finished(ended)
+    found = counts(report)
+    outcome = "interrupted" if report.interrupted else "applied" if report.ok else "failed"
+    events.emit("summary", exitCode=int(report.result.exit_code), outcome=outcome,
+                error=None if report.ok else f"apply {outcome}: nothing more was started",
+                applied=found[Outcome.APPLIED], failed=found[Outcome.FAILED],
+                notStarted=found[Outcome.NOT_STARTED])
     return report.result
 
 
@@ -296,7 +379,8 @@ def show(plan_path: str, fmt: str) -> Result:
     except (KeyError, ValueError, TypeError) as exc:
         detail = f"it has no '{exc.args[0]}'" if isinstance(exc, KeyError) else str(exc)
         raise ReconcilerError(f"{plan_path}: not a usable saved plan ({detail})") from None
-    click.echo(renderer(fmt, color=_color())(plan), nl=False)
+    color = _color()
+    click.echo(renderer(fmt, color=color)(plan), nl=False, color=color)
     return Result(failed=not plan.ok)
 
 
@@ -432,6 +516,10 @@ def docs(topic: str, output: str | None, check: bool) -> Result:
     else:
         click.echo(text, nl=False)
     return OK
+
+
+for _command in (cli, *cli.commands.values()):
+    _command.params.extend(OUTPUT_OPTIONS)
 
 
 def main() -> None:

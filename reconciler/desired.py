@@ -41,6 +41,8 @@ class DesiredState:
     def ignore_rules(self, pool: str) -> tuple[str, ...]:
         """The ignoreChanges patterns that apply to ``pool``."""
         return (*self.ignore, *self.pool_ignore.get(pool, ()))
+    # The parsed file with its positions, to locate plan errors (``document.location``).
+    document: LocatedDocument | None = field(default=None, compare=False, repr=False)
 
 
 def load_desired(file: str | FsPath, *, expand: bool = True) -> DesiredState:
@@ -55,7 +57,8 @@ def load_desired(file: str | FsPath, *, expand: bool = True) -> DesiredState:
     unset = [Diagnostic(doc.location(path), path,
                         f"environment variable '{name}' is not set" if expand else
                         f"environment variable '{name}' is not set; plan and apply will"
-                        " need it", severity="error" if expand else "note")
+                        " need it", severity="error" if expand else "note",
+                        rule="env/unset-variable")
              for path, names in references.items() for name in names
              if not _lookup(name, os.environ) and not _has_default(doc, path, name)]
     problems = [d for d in unset if d.severity == "error"]
@@ -149,4 +152,5 @@ def _build(doc: LocatedDocument, file: FsPath) -> DesiredState:
         ignore=tuple(policy.get("ignoreChanges", ())),
         pool_ignore={str(raw["name"]): tuple(raw["ignoreChanges"]) for raw in data["nodePools"]
                      if raw.get("ignoreChanges")},
+        document=doc,
     )

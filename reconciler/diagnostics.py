@@ -31,7 +31,10 @@ class Diagnostic:
     location: Location
     path: Path
     message: str
-    severity: str = "error"
+    severity: str = "error"  # error, warning or note
+    # A stable id per kind of problem (never per message): "schema/type",
+    # "semantic/zone-syntax", "yaml/syntax". SARIF rules and CI annotations use it.
+    rule: str = "reconciler"
 
     def format(self) -> str:
         """The one-line form users see."""

@@ -49,7 +49,8 @@ def load_document(file: str | FsPath) -> LocatedDocument:
     if not isinstance(doc.data, dict):
         kind = "empty" if doc.data is None else type(doc.data).__name__
         raise fail_at(name, 1, 1, f"expected a mapping with apiVersion, kind, cluster and "
-                                f"nodePools at the top level, got {_kind_word(kind)}")
+                                f"nodePools at the top level, got {_kind_word(kind)}",
+                      rule="schema/type")
     # From the very bytes parsed: a file swapped after reading cannot pass for this one.
     doc.digest = "sha256:" + hashlib.sha256(raw).hexdigest()
     return doc
@@ -69,12 +70,13 @@ def _read_bytes(path: FsPath, name: str) -> bytes:
         return read_limited(path, MAX_FILE_BYTES)
     except FileTooLarge:
         raise fail_at(name, 1, 1, f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB;"
-                      " a node pool file should be a few kilobytes") from None
+                      " a node pool file should be a few kilobytes",
+                      rule="file/too-large") from None
     except NotRegularFile as exc:
         hint = "" if exc.kind == "a directory" else "; expected a YAML file"
-        raise fail_at(name, 1, 1, exc.reason + hint) from None
+        raise fail_at(name, 1, 1, exc.reason + hint, rule="file/unreadable") from None
     except UnreadableFile as exc:  # missing, or refused by the system (permissions, loops)
-        raise fail_at(name, 1, 1, exc.reason) from None
+        raise fail_at(name, 1, 1, exc.reason, rule="file/unreadable") from None
 
 
 _WIDE_BOMS = {codecs.BOM_UTF32_LE: "UTF-32", codecs.BOM_UTF32_BE: "UTF-32",
@@ -85,18 +87,21 @@ def _decode(raw: bytes, name: str) -> str:
     # UTF-32 marks first: the UTF-32-LE mark starts with the UTF-16-LE one.
     wide = next((enc for bom, enc in _WIDE_BOMS.items() if raw.startswith(bom)), None)
     if wide:
-        raise fail_at(name, 1, 1, f"file is {wide} text; save it as UTF-8")
+        raise fail_at(name, 1, 1, f"file is {wide} text; save it as UTF-8", rule="file/encoding")
     if b"\x00" in raw:
         line, col = _position_of(raw, raw.index(b"\x00"))
-        raise fail_at(name, line, col, "file contains a NUL byte; is it a binary file?")
+        raise fail_at(name, line, col, "file contains a NUL byte; is it a binary file?",
+                      rule="file/encoding")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line, col = _position_of(raw, exc.start)
-        raise fail_at(name, line, col, "file is not valid UTF-8 text") from None
+        raise fail_at(name, line, col, "file is not valid UTF-8 text",
+                      rule="file/encoding") from None
     text = text.removeprefix("\ufeff")  # a UTF-8 byte-order mark is harmless; accept it
     if not text.strip():
-        raise fail_at(name, 1, 1, "file is empty; expected a NodePoolSet document")
+        raise fail_at(name, 1, 1, "file is empty; expected a NodePoolSet document",
+                      rule="file/empty")
     return text
 
 
@@ -248,11 +253,11 @@ def _convert(node: Any, path: Path, doc: LocatedDocument, count: list[int], dept
     if count[0] > MAX_NODES:
         loc = doc.location(path)
         raise fail_at(doc.file, loc.line, loc.column, f"document expands to more than {MAX_NODES}"
-                    " values (YAML aliases?); refusing to read it")
+                    " values (YAML aliases?); refusing to read it", rule="yaml/limits")
     if depth > MAX_DEPTH:
         loc = doc.location(path)
         raise fail_at(doc.file, loc.line, loc.column, f"document is nested more than {MAX_DEPTH}"
-                    " levels deep")
+                    " levels deep", rule="yaml/limits")
     if isinstance(node, dict):
         return _convert_mapping(node, path, doc, count, depth)
     if isinstance(node, list):
@@ -266,7 +271,8 @@ def _convert(node: Any, path: Path, doc: LocatedDocument, count: list[int], dept
     if value is not None and type(value) not in (bool, int, float, str):
         # The event pass refuses these first, worded from the text; this keeps any that
         # slip past from reaching the schema as something else.
-        raise InvalidDocument([Diagnostic(doc.location(path), path, _not_plain(value))])
+        raise InvalidDocument([Diagnostic(doc.location(path), path, _not_plain(value),
+                                          rule="yaml/tagged-value")])
     return value
 
 
@@ -286,11 +292,13 @@ def _convert_mapping(node: dict, path: Path, doc: LocatedDocument, count: list[i
         name = key if isinstance(key, str) else plain_scalar(key)  # !!str 1: text all the same
         if not isinstance(name, str):  # the event pass refuses these first, as written
             raise InvalidDocument([Diagnostic(_key_location(doc, path, lc, key), path,
-                                              key_problem(_key_text(key), _key_kind(key)))])
+                                              key_problem(_key_text(key), _key_kind(key)),
+                                              rule="yaml/key")])
         if name in out:  # "1" and !!str 1: one key written twice
             shown = f" '{name}'" if _NAME.fullmatch(name) else ""
             raise InvalidDocument([Diagnostic(_key_location(doc, path, lc, key), path,
-                                              f"duplicate key{shown}")])
+                                              f"duplicate key{shown}",
+                                              rule="yaml/duplicate-key")])
         child = (*path, name)
         _record(doc.key_positions, child, lc, "key", key)
         _record(doc.value_positions, child, lc, "value", key)

@@ -40,9 +40,10 @@ class LocatedDocument:
         return Location(self.file, *self.value_positions.get((), (1, 1)))
 
 
-def fail_at(file: str, line: int, column: int, message: str) -> InvalidDocument:
-    """One located diagnostic as the error to raise."""
-    return InvalidDocument([Diagnostic(Location(file, line, column), (), message)])
+def fail_at(file: str, line: int, column: int, message: str, *,
+            rule: str = "yaml/syntax") -> InvalidDocument:
+    """One located diagnostic as the error to raise (``rule``: its kind, see Diagnostic)."""
+    return InvalidDocument([Diagnostic(Location(file, line, column), (), message, rule=rule)])
 
 
 def key_problem(written: str, kind: str) -> str:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from reconciler.diagnostics import Location
 from reconciler.model import NodePool
 
 
@@ -86,6 +87,8 @@ class PlanError:
     before: Any
     after: Any
     message: str
+    # Where the file says what is refused (the field, the protect entry), when it does.
+    location: Location | None = None
 
     @property
     def field(self) -> str | None:
@@ -122,10 +125,15 @@ class Plan:
         return sum(1 for action in self.actions if action.kind is kind)
 
     @property
+    def drained(self) -> tuple[str, ...]:
+        """The pools this plan destroys: their nodes are drained and removed (deletes)."""
+        return tuple(a.pool for a in self.actions if a.kind is ActionKind.DELETE)
+
+    @property
     def summary(self) -> dict[str, int]:
-        """Counts per action kind plus no-op pools, as in the plan JSON."""
+        """Counts per action kind, pools destroyed, and no-op pools, as in the plan JSON."""
         counts = {kind.value: self.count(kind) for kind in ActionKind}
-        return {**counts, "noop": self.noop}
+        return {**counts, "destroy": len(self.drained), "noop": self.noop}
 
     @property
     def has_changes(self) -> bool:

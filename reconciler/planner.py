@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from reconciler.compare import create_changes, diff_pool
 from reconciler.desired import DesiredState
@@ -56,6 +57,7 @@ def make_plan(desired: DesiredState, live: Sequence[NodePool], caps: Capabilitie
     listed = {pool.name for pool in desired.pools}
     deletes, unmanaged, kept = _unlisted(live, listed, desired.prune)
     errors.extend(guard_errors(desired, live, creates, updates, deletes, caps))
+    errors = [locate_error(error, desired) for error in errors]
     return Plan(
         cluster=desired.cluster.name,
         provider=desired.cluster.provider,
@@ -92,6 +94,23 @@ def _ignoring(pool: NodePool, live: NodePool, desired: DesiredState, caps: Capab
     left = tuple(change for change in diff_pool(pool, live, caps)
                  if matching_rule(change.path, tuple(r for r, _ in rules)) is None)
     return pool, left, skipped
+
+
+def locate_error(error: PlanError, desired: DesiredState) -> PlanError:
+    """``error`` with where the file says what is refused: the pool's field when the pool
+    is listed, else the policy.protect entry naming it, else the nodePools key."""
+    doc = desired.document
+    if doc is None or error.pool is None:
+        return error
+    names = [pool.name for pool in desired.pools]
+    if error.pool in names:
+        path: tuple[str | int, ...] = ("nodePools", names.index(error.pool),
+                                       *(error.path or ("name",)))
+        return replace(error, location=doc.location(path))
+    if error.pool in desired.protect:
+        return replace(error, location=doc.location(
+            ("policy", "protect", desired.protect.index(error.pool))))
+    return replace(error, location=doc.location(("nodePools",), key=True))
 
 
 def _failed_state(live: NodePool) -> tuple[FieldChange, ...]:

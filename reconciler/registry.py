@@ -30,7 +30,9 @@ def driver_for(cluster: Cluster) -> Driver:
     module_name, _, class_name = target.partition(":")
     driver_class: Any = getattr(importlib.import_module(module_name), class_name)
     driver: Driver = driver_class(cluster)
-    return driver
+    from reconciler.debuglog import logged
+
+    return logged(driver)  # --debug: every driver call logged with its duration
 
 
 def capabilities_for(provider: str, settings: dict[str, object]) -> Capabilities:

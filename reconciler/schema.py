@@ -106,13 +106,13 @@ def _diagnostics_for(error: Any, doc: LocatedDocument) -> list[Diagnostic]:
     if kind == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         return [Diagnostic(doc.location((*path, key), key=True), (*path, key),
-                           _unknown_field(key, allowed))
+                           _unknown_field(key, allowed), rule="schema/additionalProperties")
                 for key in error.instance if key not in allowed]
     if kind == "required":
         missing = error.message.split("'")[1]
         return [Diagnostic(doc.location(path, key=True), (*path, missing),
-                           f"missing required field '{missing}'")]
-    return [Diagnostic(doc.location(path), path, _message(error, path))]
+                           f"missing required field '{missing}'", rule="schema/required")]
+    return [Diagnostic(doc.location(path), path, _message(error, path), rule=f"schema/{kind}")]
 
 
 def _unknown_field(key: str, allowed: list[str]) -> str:

@@ -49,13 +49,20 @@ def _protect_names(doc: LocatedDocument, caps: Capabilities) -> Iterator[Diagnos
         if isinstance(name, str) and not re.fullmatch(caps.name_pattern, name):
             path: Path = ("policy", "protect", index)
             yield Diagnostic(doc.location(path), path, f"'{name}' is not a valid pool name"
-                             f" ({caps.name_rule}), so it protects nothing", severity="warning")
+                             f" ({caps.name_rule}), so it protects nothing", severity="warning",
+                             rule="semantic/protect-name")
+
+
+def _provider_rule(caps: Capabilities) -> str:
+    """The rule id of a provider's own pool rules: ``provider/aks``."""
+    return f"provider/{caps.extension_namespace or 'rules'}"
 
 
 def _non_finite(doc: LocatedDocument, value: Any, path: Path) -> Iterator[Diagnostic]:
     """.nan and .inf pass numeric bounds (NaN compares false) and break JSON plans."""
     if isinstance(value, float) and not math.isfinite(value):
-        yield Diagnostic(doc.location(path), path, f"{value} is not a finite number")
+        yield Diagnostic(doc.location(path), path, f"{value} is not a finite number",
+                         rule="semantic/non-finite-number")
     elif isinstance(value, dict):
         for key, item in value.items():
             yield from _non_finite(doc, item, (*path, key))
@@ -85,13 +92,14 @@ def _unsafe_in(doc: LocatedDocument, text: str, path: Path, *, key: bool) -> Ite
     if char is not None:
         what = "key contains" if key else "contains"
         yield Diagnostic(doc.location(path, key=key), path, f"{what} a {describe_char(char)}"
-                         f" (U+{ord(char):04X}); remove it")
+                         f" (U+{ord(char):04X}); remove it", rule="semantic/invisible-character")
 
 
 def _pool_count(doc: LocatedDocument, pools: list[Any], caps: Capabilities) -> Iterator[Diagnostic]:
     if len(pools) > caps.max_pools:
         yield Diagnostic(doc.location(("nodePools",), key=True), ("nodePools",),
-                         f"{len(pools)} pools listed; a cluster has at most {caps.max_pools}")
+                         f"{len(pools)} pools listed; a cluster has at most {caps.max_pools}",
+                         rule="semantic/pool-limit")
 
 
 def _check_pool(doc: LocatedDocument, path: Path, pool: dict[str, Any], caps: Capabilities,
@@ -105,7 +113,7 @@ def _check_pool(doc: LocatedDocument, path: Path, pool: dict[str, Any], caps: Ca
     yield from _check_autoscaling(pool, at)
     if caps.pool_problems is not None:  # the provider's own rules (AKS: spot, Windows)
         for field, message in caps.pool_problems(pool):
-            yield Diagnostic(*at(*field), message)
+            yield Diagnostic(*at(*field), message, rule=_provider_rule(caps))
     if isinstance(pool.get("zones"), list):
         yield from _check_zones(pool["zones"], caps, at)
     if isinstance(pool.get("labels"), dict):
@@ -116,15 +124,17 @@ def _check_name(name: str, pool: dict[str, Any], caps: Capabilities, at: At,
                 first_seen: dict[str, int], doc: LocatedDocument) -> Iterator[Diagnostic]:
     if name in first_seen:
         yield Diagnostic(*at("name"), f"duplicate pool name '{name}' (first listed at line"
-                         f" {first_seen[name]})")
+                         f" {first_seen[name]})", rule="semantic/duplicate-pool-name")
     else:
         first_seen[name] = at("name")[0].line
     if name and caps.name_pattern and not re.fullmatch(caps.name_pattern, name):
-        yield Diagnostic(*at("name"), f"invalid pool name '{name}': {caps.name_rule}")
+        yield Diagnostic(*at("name"), f"invalid pool name '{name}': {caps.name_rule}",
+                         rule="semantic/pool-name")
     provider_name = pool.get("providerName")
     if isinstance(provider_name, str) and provider_name != name:
         yield Diagnostic(*at("providerName"), f"providerName '{provider_name}' differs from"
-                         f" name '{name}'; it is read from the provider, remove it")
+                         f" name '{name}'; it is read from the provider, remove it",
+                         rule="semantic/provider-name")
 
 
 def _check_autoscaling(pool: dict[str, Any], at: At) -> Iterator[Diagnostic]:
@@ -136,24 +146,24 @@ def _check_autoscaling(pool: dict[str, Any], at: At) -> Iterator[Diagnostic]:
         for bound in ("min", "max"):
             if bound not in scaling:
                 yield Diagnostic(*at("autoscaling", key=True), f"'{bound}' is required when"
-                                 " autoscaling is enabled")
+                                 " autoscaling is enabled", rule="semantic/autoscaling-bounds")
         low, high = scaling.get("min"), scaling.get("max")
         if scaling.get("desired") is not None:
             yield Diagnostic(*at("autoscaling", "desired"), "desired is ignored while"
                              " autoscaling is enabled (the autoscaler sets the node count)",
-                             severity="warning")
+                             severity="warning", rule="semantic/autoscaling-desired-ignored")
         if isinstance(low, int) and isinstance(high, int) and low > high:
             yield Diagnostic(*at("autoscaling", "min"), f"min ({low}) is greater than max"
-                             f" ({high})")
+                             f" ({high})", rule="semantic/autoscaling-min-max")
         if system and isinstance(low, int) and low < 1:
             yield Diagnostic(*at("autoscaling", "min"), "system pools need at least 1 node;"
-                             f" min is {low}")
+                             f" min is {low}", rule="semantic/system-pool-nodes")
         return
     desired = scaling.get("desired")
     # Without desired (or desired: null), turning autoscaling off keeps the live count.
     if system and isinstance(desired, int) and desired < 1:
         yield Diagnostic(*at("autoscaling", "desired"), "system pools need at least 1 node;"
-                         f" desired is {desired}")
+                         f" desired is {desired}", rule="semantic/system-pool-nodes")
 
 
 def _check_zones(zones: list[Any], caps: Capabilities, at: At) -> Iterator[Diagnostic]:
@@ -165,15 +175,16 @@ def _check_zones(zones: list[Any], caps: Capabilities, at: At) -> Iterator[Diagn
         if match is None:
             yield Diagnostic(*at("zones", index), f"invalid zone {_shown(zone)}: expected a"
                              " zone number such as 1 (no leading zero), or <region>-<n> such"
-                             " as japaneast-1")
+                             " as japaneast-1", rule="semantic/zone-syntax")
             continue
         if match["region"] and caps.location and match["region"] != caps.location:
             yield Diagnostic(*at("zones", index), f"zone '{zone}' is not in the cluster's"
-                             f" location '{caps.location}'")
+                             f" location '{caps.location}'", rule="semantic/zone-location")
         number = match["n"]
         if number in seen and seen[number] != zone:  # the same value twice: the schema says
             yield Diagnostic(*at("zones", index), f"zone {number} is listed twice"
-                             f" ({_shown(seen[number])} and {_shown(zone)})")
+                             f" ({_shown(seen[number])} and {_shown(zone)})",
+                             rule="semantic/zone-duplicate")
         seen.setdefault(number, zone)
 
 
@@ -185,17 +196,18 @@ def _check_labels(pool: dict[str, Any], caps: Capabilities, at: At) -> Iterator[
     for key, value in pool["labels"].items():
         problem = _label_key_problem(key)
         if problem:
-            yield Diagnostic(*at("labels", key, key=True), f"invalid label key '{key}': {problem}")
+            yield Diagnostic(*at("labels", key, key=True), f"invalid label key '{key}': {problem}",
+                             rule="semantic/label-key")
         elif key not in DRIVER_LABELS and any(key.startswith(prefix)
                                               for prefix in caps.reserved_label_prefixes):
             yield Diagnostic(*at("labels", key, key=True), f"label '{key}' uses a reserved"
-                             " prefix and cannot be written")
+                             " prefix and cannot be written", rule="semantic/label-reserved-prefix")
         # Length is the schema's to report; this is the character rule it cannot say.
         if isinstance(value, str) and value and len(value) <= 63 \
                 and not _LABEL_NAME.fullmatch(value):
             yield Diagnostic(*at("labels", key), f"invalid label value '{value}': only"
                              " letters, digits, '-', '_' or '.', starting and ending with a"
-                             " letter or digit")
+                             " letter or digit", rule="semantic/label-value")
 
 
 def _label_key_problem(key: str) -> str | None:

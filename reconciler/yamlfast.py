@@ -223,10 +223,11 @@ class _FastComposer:
         self.count += 1
         if self.count > MAX_NODES:
             raise fail_at(self.doc.file, *_mark(event), f"document has more than {MAX_NODES}"
-                          " values; a node pool file has a few thousand at most")
+                          " values; a node pool file has a few thousand at most",
+                          rule="yaml/limits")
         if depth > MAX_DEPTH:
             raise fail_at(self.doc.file, *_mark(event), f"document is nested more than"
-                          f" {MAX_DEPTH} levels deep")
+                          f" {MAX_DEPTH} levels deep", rule="yaml/limits")
         if event.anchor is not None or getattr(event, "tag", None) is not None:
             raise _GiveUp
 
@@ -367,10 +368,10 @@ class _EventCheck:
                     "; a node pool file has a few thousand at most"
                 raise fail_at(self.name, *_mark(event),
                               f"document {'expands to' if kind is alias else 'has'} more"
-                              f" than {MAX_NODES} values{expands}")
+                              f" than {MAX_NODES} values{expands}", rule="yaml/limits")
             if depth + height - 1 > MAX_DEPTH:
                 raise fail_at(self.name, *_mark(event), f"document is nested more than"
-                              f" {MAX_DEPTH} levels deep")
+                              f" {MAX_DEPTH} levels deep", rule="yaml/limits")
             if kind is scalar:
                 self._value(event, path)
                 if event.anchor is not None:
@@ -399,7 +400,7 @@ class _EventCheck:
         if kind != "ScalarEvent":  # a mapping or list as a key; its values still count
             is_map = kind == "MappingStartEvent"
             self._problem(event, parent[_PATH], key_problem("", "a mapping" if is_map
-                                                            else "a list"))
+                                                            else "a list"), "yaml/key")
             frames.append([is_map, parent[_PATH], parent[_DEPTH] + 1, self.count,
                            event.anchor, 0, True, None, 0])
             parent[_KEY] = "?"
@@ -409,7 +410,8 @@ class _EventCheck:
             self.anchors[event.anchor] = (1, 1)
         tag = self._scalar_tag(event, parent[_PATH])
         if tag in _KEY_KINDS:
-            self._problem(event, parent[_PATH], key_problem(event.value, _KEY_KINDS[tag]))
+            self._problem(event, parent[_PATH], key_problem(event.value, _KEY_KINDS[tag]),
+                          "yaml/key")
 
     def _value(self, event: Any, path: Path) -> None:
         if self._scalar_tag(event, path) == _TIMESTAMP:
@@ -438,12 +440,14 @@ class _EventCheck:
         if event.tag is not None and str(event.tag) not in _COLLECTION_TAGS:
             self._problem(event, path, _tag_problem(str(event.tag), "list or mapping"))
 
-    def _problem(self, event: Any, path: Path, message: str) -> None:
+    def _problem(self, event: Any, path: Path, message: str,
+                 rule: str = "yaml/tagged-value") -> None:
         if self.documents > 1:  # a second document is refused as such
             return
         if len(self.problems) == MAX_PROBLEMS:
             message += f"; more follow (only the first {MAX_PROBLEMS + 1} are listed)"
-        self.problems.append(Diagnostic(Location(self.name, *_mark(event)), path, message))
+        self.problems.append(Diagnostic(Location(self.name, *_mark(event)), path, message,
+                                        rule=rule))
         if len(self.problems) > MAX_PROBLEMS:
             raise _Enough
 

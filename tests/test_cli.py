@@ -75,7 +75,7 @@ def test_plan_json_is_the_spec_shape(workdir: Path) -> None:
         "formatVersion": "2",
         "reconcilerVersion": __version__,
         "cluster": {"name": "demo", "provider": "local"},
-        "summary": {"create": 0, "update": 1, "delete": 0, "noop": 1},
+        "summary": {"create": 0, "update": 1, "delete": 0, "destroy": 0, "noop": 1},
         "actions": [{"action": "update", "pool": "system", "reason": "changed",
                      "changes": [{"path": ["autoscaling", "max"], "field": "autoscaling.max",
                                   "before": 3, "after": 5}]}],

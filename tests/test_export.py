@@ -213,7 +213,8 @@ def test_aks_export_adopts_once_then_plans_no_changes(portal_cluster: EmulatorSe
     assert cli_run("validate", str(out)).exit_code == 0
     # The first plan only adds the ownership marker and the scheduling label they lack.
     plan = json.loads(cli_run("plan", str(out), "--format", "json").stdout)
-    assert plan["summary"] == {"create": 0, "update": 2, "delete": 0, "noop": 0}
+    assert plan["summary"] == {"create": 0, "update": 2, "delete": 0, "destroy": 0,
+                               "noop": 0}
     assert {c["field"] for a in plan["actions"] for c in a["changes"]} == {
         "managedBy", "labels.kompox.dev/node-pool"}
     assert cli_run("apply", str(out), "--yes").exit_code == 0

@@ -29,6 +29,9 @@ def test_plan_with_every_kind_of_action() -> None:
 <!-- reconciler-plan:demo -->
 ### reconciler plan for `demo` (local): 1 to create, 1 to update, 1 to delete
 
+> [!CAUTION]
+> **This plan destroys 1 node pool: its nodes will be drained and removed.** `old`
+
 | | pool | action | fields | why |
 |---|---|---|---|---|
 | ➕ | `batch` | create | 2 | listed, not in the cluster |

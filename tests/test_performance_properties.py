@@ -108,7 +108,8 @@ def test_deletes_start_after_every_create_and_update_succeeded(aks_emulator: Emu
                                       pools_yaml(["new0", "new1", "new2"])
                                       .replace("max: 3", "max: 4"))
     planned = plan_file(str(path))
-    assert planned.plan.summary == {"create": 3, "update": 1, "delete": 3, "noop": 0}
+    assert planned.plan.summary == {"create": 3, "update": 1, "delete": 3,
+                                    "destroy": 3, "noop": 0}
     assert execute(planned.plan, planned.driver, RecordingEvents(), parallelism=10).ok
     ops = list(aks_emulator.cluster.operations.values())
     deletes = [op for op in ops if op.state == "Deleting"]

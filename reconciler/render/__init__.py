@@ -35,3 +35,8 @@ RENDERERS: dict[str, Callable[[bool], Callable[[Plan], str]]] = {
 def renderer(name: str, *, color: bool = False) -> Callable[[Plan], str]:
     """The renderer for ``--format NAME`` (views import lazily: start-up stays small)."""
     return RENDERERS[name](color)
+
+
+# `validate --format NAME`: the keys of reconciler.render.diagnostics.DIAGNOSTIC_FORMATS,
+# named here so that the CLI's start-up does not import the views.
+DIAGNOSTIC_FORMAT_NAMES = ("text", "json", "github", "sarif")

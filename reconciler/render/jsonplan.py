@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from reconciler import __version__
+from reconciler.diagnostics import Location
 from reconciler.escape import json_text
 from reconciler.plan import (
     Action,
@@ -19,7 +20,8 @@ from reconciler.plan import (
 
 # 2: actions carry "reason"; changes and errors carry "path" (segments) beside "field"
 # (display); "kept" lists owned pools kept by prune: none; "reconcilerVersion" is the tool's.
-# Within 2, "ignored" was added (differences left alone, and why); readers default it to [].
+# Added within 2 (readers default them): "summary.destroy" counts the pools destroyed;
+# errors carry the file "location"; "ignored" lists differences left alone, and why.
 FORMAT_VERSION = "2"
 
 
@@ -41,7 +43,8 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "kept": list(plan.kept),
         "errors": [{"pool": e.pool, "path": list(e.path) if e.path else None,
                     "field": e.field, "before": e.before, "after": e.after,
-                    "message": e.message} for e in plan.errors],
+                    "message": e.message, "location": _location(e.location)}
+                   for e in plan.errors],
         "ignored": [{"pool": i.pool, "path": list(i.change.path), "field": i.change.field,
                      "before": i.change.before, "after": i.change.after, "why": i.why}
                     for i in plan.ignored],
@@ -68,13 +71,26 @@ def plan_from_json(document: dict[str, Any]) -> Plan:
         unmanaged=tuple(str(name) for name in document["unmanaged"]),
         kept=tuple(str(name) for name in document["kept"]),
         errors=tuple(PlanError(e["pool"], _path(e["path"]) if e["path"] else None,
-                               e["before"], e["after"], str(e["message"]))
+                               e["before"], e["after"], str(e["message"]),
+                               _location_from(e.get("location")))
                      for e in document["errors"]),
         live_fingerprint=str(document.get("fingerprint", {}).get("live", "")),
         ignored=tuple(IgnoredChange(str(i["pool"]), FieldChange(_path(i["path"]), i["before"],
                                                                  i["after"]), str(i["why"]))
                       for i in document.get("ignored", [])),
     )
+
+
+def _location(location: Location | None) -> dict[str, Any] | None:
+    if location is None:
+        return None
+    return {"file": location.file, "line": location.line, "column": location.column}
+
+
+def _location_from(raw: Any) -> Location | None:
+    if raw is None:
+        return None
+    return Location(str(raw["file"]), int(raw["line"]), int(raw["column"]))
 
 
 def _path(raw: Any) -> tuple[str, ...]:

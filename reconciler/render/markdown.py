@@ -29,6 +29,7 @@ MARKER = "<!-- reconciler-plan:{cluster} -->"
 COMMENT_LIMIT = 65_536  # GitHub's limit for one comment, in characters
 RESERVED = 2_000  # room for the truncation notice and a CI job's own text around the plan
 MAX_VALUE = 500  # longest value shown in a cell; longer ones are shortened in place
+_MAX_DRAINED_NAMES = 50  # pools named in the destroy alert (100 is the pool limit)
 _ICON = {ActionKind.CREATE: "➕", ActionKind.UPDATE: "✏️", ActionKind.DELETE: "➖"}
 # One displayed unit of a value: an escape (JSON's or ours) or a single character.
 _UNIT = re.compile(r"\\(?:U[0-9a-fA-F]{8}|u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|.)|.", re.DOTALL)
@@ -47,6 +48,8 @@ def render_markdown(plan: Plan, *, limit: int = COMMENT_LIMIT) -> str:
     """
     budget = _Budget(limit - RESERVED)
     budget.take(_title(plan), force=True)
+    if plan.ok and plan.drained:
+        budget.take(_destroy_alert(plan), force=True)
     if plan.errors:
         _add_lines(budget, _error_head(), [_error_line(e) for e in plan.errors], "error")
     _add_summary(budget, plan)
@@ -102,6 +105,17 @@ def _title(plan: Plan) -> str:
             f" ({_text(plan.provider)}): {state}\n\n")
 
 
+def _destroy_alert(plan: Plan) -> str:
+    """The first thing a reviewer reads when pools go: which ones lose their nodes."""
+    count = len(plan.drained)
+    names = ", ".join(_code_span(name) for name in plan.drained[:_MAX_DRAINED_NAMES])
+    more = f" and {count - _MAX_DRAINED_NAMES} more" if count > _MAX_DRAINED_NAMES else ""
+    noun = "node pool" if count == 1 else "node pools"
+    whose = "its" if count == 1 else "their"
+    return (f"> [!CAUTION]\n> **This plan destroys {count} {noun}: {whose} nodes will be"
+            f" drained and removed.** {names}{more}\n\n")
+
+
 def _error_head() -> str:
     return ("> [!CAUTION]\n> **This plan is rejected and cannot be applied; nothing will be"
             " changed.**\n>\n")
@@ -113,7 +127,8 @@ def _error_line(error: PlanError) -> str:
     if error.before is not None or error.after is not None:
         change = f" ({_value(error.before)} → {_value(error.after)})"
     prefix = f"{where}{change}: " if where or change else ""
-    return f"> - {prefix}{_text(error.message)}\n"
+    at = f"{_code_span(error.location)} " if error.location else ""
+    return f"> - {at}{prefix}{_text(error.message)}\n"
 
 
 def _add_lines(budget: _Budget, head: str, lines: list[str], noun: str) -> None:

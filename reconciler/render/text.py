@@ -32,8 +32,9 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
             change = (f" ({_show(error.before)} -> {_show(error.after)})"
                       if error.before is not None or error.after is not None else "")
             message = terminal(error.message)
-            lines.append(paint(f"  ! {where}{change}: {message}" if where
-                               else f"  ! {message}", "red"))
+            at = f"{terminal(error.location)}: " if error.location else ""
+            lines.append(paint(f"  ! {at}{where}{change}: {message}" if where
+                               else f"  ! {at}{message}", "red"))
         lines.append("")
     for action in plan.actions:
         lines.extend(_action_lines(action, paint))
@@ -47,6 +48,8 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
                   f" {_show(item.change.before)} (file: {_show(item.change.after)});"
                   f" {terminal(item.why)}" for item in plan.ignored]
         lines.append("")
+    if plan.ok and plan.drained:
+        lines.append(paint(destroy_line(plan), "red", bold=True))
     lines.append(paint(_summary_line(plan), "cyan" if plan.ok else "red", bold=True))
     return guard_lines("\n".join(lines) + "\n")
 
@@ -81,6 +84,14 @@ def _summary_line(plan: Plan) -> str:
         return f"No changes. The cluster matches the file ({unchanged_words(plan)})."
     return (f"Plan: {counts['create']} to create, {counts['update']} to update,"
             f" {counts['delete']} to delete, {counts['noop']} unchanged.")
+
+
+def destroy_line(plan: Plan) -> str:
+    """``Destroy: 2 pools, their nodes drained: batch, web``."""
+    count = len(plan.drained)
+    whose = "its" if count == 1 else "their"
+    return (f"Destroy: {_pools(count)}, {whose} nodes drained and removed:"
+            f" {_names(plan.drained)}")
 
 
 def unchanged_words(plan: Plan) -> str:

@@ -65,7 +65,8 @@ def test_plan_is_one_list_request_and_shows_unmanaged(cluster: EmulatorSession,
                                                       tmp_path: Path) -> None:
     result = cli_run("plan", write(cluster, tmp_path), "--format", "json")
     plan = json.loads(result.stdout)
-    assert plan["summary"] == {"create": 2, "update": 0, "delete": 0, "noop": 0}
+    assert plan["summary"] == {"create": 2, "update": 0, "delete": 0, "destroy": 0,
+                               "noop": 0}
     assert plan["unmanaged"] == ["nodepool1"]
     assert len(cluster.request_log.list_pages) == 1
     assert cluster.request_log.pool_gets == [] and cluster.request_log.writes == []

@@ -221,9 +221,9 @@ def test_sigint_while_the_report_prints_keeps_the_report_and_its_exit_code(
 
     real = reconciler.progress.report_text
 
-    def interrupted_report(report: Any) -> str:
+    def interrupted_report(report: Any, **options: Any) -> str:
         signal.raise_signal(signal.SIGINT)  # Ctrl-C just as the work is done
-        return real(report)
+        return real(report, **options)
 
     monkeypatch.setattr(reconciler.progress, "report_text", interrupted_report)
     result = CliRunner().invoke(cli, ["apply", "pools.yaml", "--yes"])

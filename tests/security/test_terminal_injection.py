@@ -84,6 +84,29 @@ def test_apply_progress_and_report_are_inert(tmp_path: Path) -> None:
     assert set(HOSTILE).isdisjoint(state)  # the deletes really ran, names intact
 
 
+def test_heartbeats_and_json_events_are_inert(tmp_path: Path) -> None:
+    """The heartbeat lines of a CI log and the JSON Lines of `apply --format json` carry
+    the same hostile names, escaped."""
+    write_cluster(tmp_path, desired=DESIRED.replace(
+        "location: japaneast", "location: japaneast, operationSeconds: 0.6"))
+    env = cli_env(RECONCILER_HEARTBEAT_SECONDS="0.2")
+    applied = run(tmp_path, "apply", "pools.yaml", "--yes", "--parallelism", "20", env=env)
+    assert applied.returncode == 0, applied.stderr
+    assert output_problems(applied.stdout + applied.stderr) == []
+    assert "  still deleting \\x3a:stop-commands::tok, " in applied.stderr
+    write_cluster(tmp_path, desired=DESIRED.replace(
+        "location: japaneast", "location: japaneast, operationSeconds: 0.6"))
+    streamed = run(tmp_path, "apply", "pools.yaml", "--yes", "--format", "json",
+                   "--parallelism", "20", env=env)
+    assert streamed.returncode == 0, streamed.stderr
+    assert output_problems(streamed.stdout + streamed.stderr) == []
+    events = [json.loads(line) for line in streamed.stdout.splitlines()]
+    pools = {e["pool"] for e in events if e["type"] == "action_finished"}
+    assert set(HOSTILE) <= pools  # escaped in the text, intact in the data
+    assert any(e["type"] == "progress" and e["heartbeat"] and e["pool"] == TERMINAL
+               for e in events)
+
+
 def test_a_saved_plan_shown_as_text_is_inert(tmp_path: Path) -> None:
     errors = [{"pool": s, "path": [s], "field": s, "before": s, "after": None, "message": s}
               for s in HOSTILE]
@@ -167,6 +190,7 @@ def test_prompt_and_live_progress_on_a_terminal(tmp_path: Path) -> None:
     assert f"deleted {RICH} (" in screen
     assert "deleted \\x1b]0;pwned\\x07" in screen
     assert "deleted \\x3a:add-mask::hunter2 (" in screen
+    assert "11/11" in screen  # the overall N of M
     assert not json.loads((tmp_path / "state.json").read_text())["agentPools"].keys() & set(
         HOSTILE)
 

@@ -7,13 +7,14 @@ cluster is used.
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from azure.core.credentials import AccessToken, TokenCredential
-from azure.core.pipeline.policies import RetryPolicy
+from azure.core.pipeline.policies import RetryPolicy, SansIOHTTPPolicy
 from azure.mgmt.containerservice import ContainerServiceClient
 
 from reconciler.errors import ConfigError
@@ -159,6 +160,37 @@ class BoundedRetryPolicy(RetryPolicy):
         return None if delay is None else min(delay, self.max_retry_after)
 
 
+REQUEST_LOG = logging.getLogger("reconciler.http")
+
+
+class RequestLogPolicy(SansIOHTTPPolicy):
+    """``--debug``: each HTTP attempt (retries included) with its status and timing.
+
+    Method, URL and status only: never a header or a body, so never the bearer token.
+    It sits in the pipeline's per-retry hook slot, after the retry policy.
+    """
+
+    def on_request(self, request: Any) -> None:
+        """Note when the attempt started."""
+        request.context["reconciler_started"] = time.monotonic()
+
+    def on_response(self, request: Any, response: Any) -> None:
+        """Log the attempt with its status and duration."""
+        REQUEST_LOG.debug("%s %s -> %s (%s)", request.http_request.method,
+                          request.http_request.url, response.http_response.status_code,
+                          _elapsed(request))
+
+    def on_exception(self, request: Any) -> None:
+        """Log an attempt that got no response (a dropped connection, a timeout)."""
+        REQUEST_LOG.debug("%s %s -> no response (%s)", request.http_request.method,
+                          request.http_request.url, _elapsed(request))
+
+
+def _elapsed(request: Any) -> str:
+    started = request.context.get("reconciler_started")
+    return "?" if started is None else f"{(time.monotonic() - started) * 1000:.0f} ms"
+
+
 def ca_bundle() -> str | bool:
     """A custom CA file from REQUESTS_CA_BUNDLE or SSL_CERT_FILE; else the default store.
 
@@ -182,4 +214,4 @@ def make_client(settings: AksSettings) -> ContainerServiceClient:
         base_url=settings.arm_endpoint, api_version=API_VERSION,
         credential_scopes=[settings.credential_scope], retry_policy=retry,
         polling_interval=settings.polling_interval, connection_verify=ca_bundle(),
-        logging_enable=False)
+        logging_enable=False, custom_hook_policy=RequestLogPolicy())
