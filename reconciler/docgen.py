@@ -47,10 +47,15 @@ def _sections(schema: dict[str, Any], path: str = "", node: dict[str, Any] | Non
     for key, child in node.get("properties", {}).items():
         child = _resolve(schema, child)
         items = _resolve(schema, child.get("items", {}))
+        values = child.get("additionalProperties")
+        values = _resolve(schema, values) if isinstance(values, dict) else {}
         if "properties" in child:
             yield from _sections(schema, _join(path, key), child)
         elif "properties" in items:
             yield from _sections(schema, _join(path, key) + "[]", items)
+        elif "properties" in values:
+            yield from _sections(schema, _join(path, key) + ".<name>",
+                                 {"title": f"{child.get('title', key)} entry", **values})
         elif key == "settings":
             for provider, settings in _provider_settings(schema, node):
                 yield from _sections(schema, _settings_path(path, provider), settings)
@@ -107,6 +112,10 @@ def _type(schema: dict[str, Any], path: str, key: str, node: dict[str, Any]) -> 
         return f"list of {inner}" + (", no duplicates" if node.get("uniqueItems") else "")
     if kind == "object":
         values = node.get("additionalProperties")
+        if isinstance(values, dict) and "properties" in _resolve(schema, values):
+            entry = {"title": f"{node.get('title', key)} entry", **_resolve(schema, values)}
+            return (f"mapping of string to [{entry['title']}]"
+                    f"(#{_anchor(entry, _join(path, key) + '.<name>')})")
         if isinstance(values, dict):
             return f"mapping of string to {_type(schema, path, key, values)}"
         return "mapping"

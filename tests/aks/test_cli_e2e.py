@@ -396,3 +396,42 @@ def test_a_stopped_pool_exports_as_stopped_and_starts_with_the_file_scaling(
     converge(aks_emulator, str(out))
     props = aks_emulator.store.get("batch")["properties"]
     assert props["powerState"] == {"code": "Stopped"} and props["count"] == 0
+
+
+def test_a_production_pool_with_its_own_subnet_converges(aks_emulator: EmulatorSession,
+                                                         tmp_path: Path) -> None:
+    """vnetSubnetID, podSubnetID, kubeletConfig, linuxOSConfig, osSKU family: created in one
+    PUT, then re-planned to zero changes; then an in-place osSKU and scale-down change."""
+    aks_emulator.reset([arm_pool("system", "System", tags={"managed-by": "reconciler"})])
+    subnet = ("/subscriptions/0000/resourceGroups/net/providers/Microsoft.Network/"
+              "virtualNetworks/hub/subnets/")
+    pools = f"""\
+nodePools:
+  - {{name: system, mode: system}}
+  - name: apps
+    mode: user
+    zones: ["1"]
+    extensions:
+      aks:
+        vnetSubnetID: {subnet}nodes
+        podSubnetID: {subnet}pods
+        osSKU: Ubuntu2204
+        scaleDownMode: Delete
+        kubeletConfig: {{cpuManagerPolicy: static, podMaxPids: 4096}}
+        linuxOSConfig: {{swapFileSizeMB: 1024}}
+        upgradeSettings: {{maxSurge: "33%", undrainableNodeBehavior: Cordon}}
+"""
+    path = aks_emulator.write_desired(tmp_path / "pools.yaml", pools)
+    converge(aks_emulator, str(path))
+    props = aks_emulator.store.get("apps")["properties"]
+    assert props["vnetSubnetID"] == subnet + "nodes"
+    assert props["kubeletConfig"] == {"cpuManagerPolicy": "static", "podMaxPids": 4096}
+    path.write_text(path.read_text().replace("Ubuntu2204", "AzureLinux3")
+                    .replace("scaleDownMode: Delete", "scaleDownMode: Deallocate"))
+    converge(aks_emulator, str(path))
+    props = aks_emulator.store.get("apps")["properties"]
+    assert (props["osSKU"], props["scaleDownMode"]) == ("AzureLinux3", "Deallocate")
+    path.write_text(path.read_text().replace(subnet + "nodes", subnet + "nodes2"))
+    rejected = cli_run("plan", str(path))
+    assert rejected.exit_code == 1 and "vnetSubnetID cannot change" in rejected.output
+    assert aks_emulator.request_log.writes == []

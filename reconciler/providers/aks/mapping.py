@@ -8,6 +8,8 @@ provider and tests all share these.
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 from typing import Any
 
 from reconciler.model import (
@@ -22,10 +24,11 @@ from reconciler.model import (
 )
 from reconciler.zones import normalize_zones, to_provider_zone
 
-AKS_EXTENSION_KEYS = (
-    "nodeTaints", "tags", "orchestratorVersion", "maxPods", "osType", "osSKU",
-    "spotMaxPrice", "scaleSetEvictionPolicy", "upgradeSettings", "powerState",
-)
+# extensions.aks: every writable agentPool property the neutral model lacks, as listed by
+# this package's schema.json (derived from the SDK's models by ``sdkfacts``).
+AKS_EXTENSION_KEYS = tuple(json.loads(
+    (Path(__file__).with_name("schema.json")).read_text(encoding="utf-8")
+)["extensions"]["properties"])
 SERVER_LABEL_PREFIX = "kubernetes.azure.com/"
 DRIVER_LABEL_PREFIX = "kompox.dev/"
 SPOT_LABEL = ("kubernetes.azure.com/scalesetpriority", "spot")

@@ -19,7 +19,9 @@ from reconciler.providers.aks.mapping import SPOT_TAINT
 WINDOWS_NAME_MAX = 6
 SYSTEM_MIN_NODES = 1
 # osSKU may change in place only within this family.
-LINUX_SKU_FAMILY = frozenset({"Ubuntu", "AzureLinux"})
+# osSKU moves in place between the Ubuntu* and AzureLinux* SKUs (Terraform's CustomizeDiff
+# for kubernetes_cluster_node_pool: any other change rotates the pool).
+LINUX_SKU_PREFIXES = ("Ubuntu", "AzureLinux")
 VERSION_FIELD = ("extensions", "aks", "orchestratorVersion")
 POWER_FIELD = ("extensions", "aks", "powerState")
 STOPPED, RUNNING = "Stopped", "Running"
@@ -45,8 +47,9 @@ def windows_name_too_long(name: str, os_type: object) -> bool:
 
 
 def sku_change_allowed(before: object, after: object) -> bool:
-    """osSKU changes in place only between members of the Linux family."""
-    return before == after or {before, after} <= LINUX_SKU_FAMILY
+    """osSKU changes in place only between Ubuntu and Azure Linux SKUs."""
+    return before == after or all(str(sku).startswith(LINUX_SKU_PREFIXES)
+                                  for sku in (before, after))
 
 
 def is_downgrade(before: object, after: object) -> bool:
@@ -94,7 +97,7 @@ def change_problem(pool: str, change: FieldChange) -> PlanError | None:
     if change.path == OS_SKU_FIELD and change.before is not None \
             and not sku_change_allowed(change.before, change.after):
         return PlanError(pool, change.path, change.before, change.after,
-                         "osSKU can only change between Ubuntu and AzureLinux; add a new pool"
+                         "osSKU can only change between Ubuntu and Azure Linux SKUs; add a new pool"
                          f" with the new osSKU and remove '{pool}'; the plan creates before it"
                          " deletes")
     if change.path == VERSION_FIELD and is_downgrade(change.before, change.after):

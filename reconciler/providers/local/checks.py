@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 import reconciler.providers.aks.rules as rules
-from reconciler.providers.aks.capabilities import NAME_PATTERN
+from reconciler.providers.aks.capabilities import IMMUTABLE_PROPERTIES, NAME_PATTERN
 from reconciler.providers.aks.rules import (
     WINDOWS_NAME_MAX,
     sku_change_allowed,
@@ -20,11 +20,6 @@ from reconciler.providers.aks.rules import (
 
 LAST_SYSTEM_POOL = "There has to be at least one system agent pool."
 MAX_COUNT = 1000
-# Properties AKS refuses to change in place; zones compare as a set.
-IMMUTABLE_PROPERTIES = (
-    "vmSize", "osDiskType", "osDiskSizeGB", "scaleSetPriority", "availabilityZones",
-    "maxPods", "osType", "spotMaxPrice", "scaleSetEvictionPolicy",
-)
 
 
 class AksApiError(Exception):
