@@ -47,9 +47,13 @@ class Request:
 
 
 def error_response(status: int, code: str, message: str, *, bare: bool = False,
-                   headers: dict[str, str] | None = None) -> Response:
-    """An AKS error: ``{"error": {code, message}}``, or the bare form AKS sometimes sends."""
-    detail = {"code": code, "message": message}
+                   headers: dict[str, str] | None = None,
+                   details: list[dict[str, Any]] | None = None) -> Response:
+    """An AKS error: ``{"error": {code, message}}``, or the bare form AKS sometimes sends;
+    ``details`` (AKS's nested errors) when given."""
+    detail: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        detail["details"] = details
     return Response(status, detail if bare else {"error": detail}, headers or {})
 
 
@@ -161,9 +165,12 @@ class ArmApi:
             body["error"] = dict(op.error)
         return body
 
-    def _lro_failure(self, request: Request) -> dict[str, str] | None:
+    def _lro_failure(self, request: Request) -> dict[str, Any] | None:
         rule = self.faults.take(request.method, request.path, actions=("lro_failed",))
-        return {"code": rule.code, "message": rule.message} if rule else None
+        if rule is None:
+            return None
+        error: dict[str, Any] = {"code": rule.code, "message": rule.message}
+        return {**error, "details": rule.details} if rule.details is not None else error
 
     def _lro_headers(self, op: Operation, *, location: bool = False) -> dict[str, str]:
         headers = {"Azure-AsyncOperation": self._op_url("operations", op.id),
