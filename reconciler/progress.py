@@ -99,10 +99,13 @@ def report_text(report: ApplyReport) -> str:
     counts = {outcome: sum(1 for r in report.results if r.outcome is outcome)
               for outcome in Outcome}
     figures = ", ".join(f"{counts[o]} {o.value}" for o in Outcome if counts[o])
+    busy = [] if report.lowered_parallelism is None else [
+        "The cluster answered busy: actions were sent again, as few as "
+        f"{report.lowered_parallelism} at a time."]
     if report.ok:
-        return f"Apply complete: {figures}.\n"
+        return "\n".join([f"Apply complete: {figures}.", *busy]) + "\n"
     head = "Apply interrupted" if report.interrupted else "Apply failed"
-    lines = [f"{head}: {figures}."]
+    lines = [f"{head}: {figures}.", *busy]
     lines += [describe(r) for r in report.results if r.outcome is not Outcome.APPLIED]
     if report.interrupted:
         lines.append("Actions in flight were waited for; run apply again to converge.")
