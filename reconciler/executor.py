@@ -158,7 +158,6 @@ class _Track:
     index: int
     action: Action
     started: float
-    epoch: int = 0  # the limiter's epoch when the current attempt was sent
     refusals: int = 0
     first_refusal: float = 0.0
     not_before: float = 0.0  # when a refused action may be sent again
@@ -205,16 +204,15 @@ class _Phase:
         self.waiting.clear()
 
     def _start(self, queue: list[tuple[int, Action]]) -> None:
-        while len(self.running) < self.limiter.limit:
+        while len(self.running) < self.limiter.limit and not self.interrupt.is_set():
             now = time.monotonic()
             track = self._next_retry(now)
-            if track is None and queue and not self.stop and not self.interrupt.is_set():
+            if track is None and queue and not self.stop:
                 index, action = queue.pop()
                 track = _Track(index, action, now)
                 self.events.started(action)
             if track is None:
                 return
-            track.epoch = self.limiter.epoch
             future = self.pool.submit(_attempt, track.action, self.driver, self.events)
             self.running[future] = track
 
@@ -247,12 +245,15 @@ class _Phase:
         """A "busy" answer: lower the limit (a busy cluster) and wait, or give up."""
         now = time.monotonic()
         if busy.scope == "cluster":
-            self.limiter.busy(track.epoch)
+            self.limiter.busy()
         if not track.refusals:
             track.first_refusal = now
         track.refusals += 1
         track.busy = busy
         waited = now - track.first_refusal
+        if self.interrupted:
+            self._end(track, Outcome.FAILED, f"{busy}; not retried: interrupted")
+            return
         if waited >= busy.timeout:
             self._end(track, Outcome.FAILED, f"{busy} (gave up after waiting {waited:.1f}s)")
             return
