@@ -132,12 +132,13 @@ class ArmApi:
                               "The request content is not valid JSON.")
         pool, created, op = self.cluster.put_pool(
             name, request.body, if_match=request.header("If-Match"),
-            if_none_match=request.header("If-None-Match"), fail_with=self._lro_failure(request))
+            if_none_match=request.header("If-None-Match"),
+            fail_with=lambda: self._lro_failure(request))
         return Response(201 if created else 200, pool, self._lro_headers(op))
 
     def _delete(self, request: Request, name: str) -> Response:
         op = self.cluster.delete_pool(name, if_match=request.header("If-Match"),
-                                      fail_with=self._lro_failure(request))
+                                      fail_with=lambda: self._lro_failure(request))
         if op is None:
             return Response(204)
         headers = self._lro_headers(op)
@@ -166,6 +167,8 @@ class ArmApi:
         return body
 
     def _lro_failure(self, request: Request) -> dict[str, Any] | None:
+        """The error an ``lro_failed`` rule gives the operation this request started
+        (asked only once the request is accepted, so a refused one does not use it up)."""
         rule = self.faults.take(request.method, request.path, actions=("lro_failed",))
         if rule is None:
             return None

@@ -29,6 +29,9 @@ from typing import Any
 from reconciler.emulator.config import EmulatorConfig
 from reconciler.providers.local.store import AgentPoolStore, AksApiError
 
+# The error an accepted operation is to end Failed with, asked when it starts (or None).
+Failure = Callable[[], dict[str, Any] | None]
+
 
 @dataclass
 class Operation:
@@ -105,8 +108,11 @@ class EmulatedCluster:
 
     def put_pool(self, name: str, body: dict, *, if_match: str | None = None,
                  if_none_match: str | None = None,
-                 fail_with: dict[str, Any] | None = None) -> tuple[dict, bool, Operation]:
-        """Create or update; returns (pool as answered, created, its operation)."""
+                 fail_with: Failure | None = None) -> tuple[dict, bool, Operation]:
+        """Create or update; returns (pool as answered, created, its operation).
+
+        ``fail_with``, asked once the write is accepted, gives the error the operation is
+        to end Failed with (None: it succeeds)."""
         with self.lock:
             self.settle()
             self._refuse_if_busy(name)
@@ -120,7 +126,7 @@ class EmulatedCluster:
             return self._view(stored), created, op
 
     def delete_pool(self, name: str, *, if_match: str | None = None,
-                    fail_with: dict[str, Any] | None = None) -> Operation | None:
+                    fail_with: Failure | None = None) -> Operation | None:
         """Start deleting; None when the pool does not exist."""
         with self.lock:
             self.settle()
@@ -154,11 +160,12 @@ class EmulatedCluster:
         """Replace the pools, keeping operations (used to restore a pool verbatim)."""
         self.store = self._new_store(pools)
 
-    def _start(self, name: str, state: str, fail_with: dict[str, Any] | None,
+    def _start(self, name: str, state: str, fail_with: Failure | None,
                previous: dict | None = None) -> Operation:
         now = self._clock()
         op = Operation(id=str(uuid.uuid4()), pool=name, state=state, started=now,
-                       done_at=now + self.config.lro_seconds, error=fail_with, previous=previous)
+                       done_at=now + self.config.lro_seconds,
+                       error=fail_with() if fail_with else None, previous=previous)
         self.operations[op.id] = op
         return op
 

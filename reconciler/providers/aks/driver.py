@@ -60,7 +60,7 @@ class AksDriver(Driver):
         self.settings: AksSettings = parse_settings(dict(cluster.settings))
         self._client: Any = None  # built on first use: validation needs no credentials
         self._listed: dict[str, dict] | None = None  # raw ARM pools, as last read
-        self._planned: dict[str, dict] = {}  # raw ARM pools as the last list showed them
+        self._planned: dict[str, dict] = {}  # raw ARM pools as first listed (the plan's)
         self._read_at: dict[str, float] = {}  # when each listed pool was read (monotonic)
         self._stale: set[str] = set()  # pools our failed or preempted writes may have changed
         self._preempted: dict[str, dict] = {}  # pool -> the body AKS preempted; sent again
@@ -88,7 +88,8 @@ class AksDriver(Driver):
         now = time.monotonic()
         with self._lock:
             self._listed = {raw["name"]: raw for raw in raw_pools}
-            self._planned = dict(self._listed)
+            for pool_name, raw in self._listed.items():  # the first reading: the plan's
+                self._planned.setdefault(pool_name, raw)
             self._read_at = dict.fromkeys(self._listed, now)
             self._stale.clear()
         return [pool_from_arm(raw, self.settings.location) for raw in raw_pools
@@ -199,12 +200,17 @@ class AksDriver(Driver):
             nonlocal accepted
             poller = begin()
             accepted = True
-            with contextlib.suppress(ResourceNotFoundError):  # a delete of a gone pool
-                return self._finish(poller, state, progress)
+            return self._finish(poller, state, progress)
+
+        def run_delete() -> dict:
+            # Already gone (or its cluster is): the contract counts that as success.
+            with contextlib.suppress(ResourceNotFoundError):
+                return run()
             return {}
 
         try:
-            raw = self._call(run, action=action, pool=name)
+            raw = self._call(run_delete if state == "Deleting" else run, action=action,
+                             pool=name)
         except BusyError:
             if accepted:
                 self._preempted[name] = body
