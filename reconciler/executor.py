@@ -257,8 +257,8 @@ class _Phase:
         if waited >= busy.timeout:
             self._end(track, Outcome.FAILED, f"{busy} (gave up after waiting {waited:.1f}s)")
             return
-        delay = min(busy.retry_after * 2 ** (track.refusals - 1), MAX_RETRY_DELAY,
-                    busy.timeout - waited)
+        first = max(busy.retry_after, 0.01)  # a backoff of 0 still doubles from 10 ms
+        delay = min(first * 2 ** (track.refusals - 1), MAX_RETRY_DELAY, busy.timeout - waited)
         track.not_before = now + delay
         self.waiting.append(track)
         self.events.progress(track.action, f"waiting for another operation on the "
