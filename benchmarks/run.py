@@ -5,12 +5,14 @@
 Every figure is the median of several runs, all measured in one run on one machine:
 start-up of the CLI against bare imports, plan against validate, the plan engine at
 100 / 1,000 / 10,000 pools, requests per plan and apply against the ARM emulator, and
-apply makespan at parallelism 1 and 10. Each target is printed with PASS or FAIL.
+apply makespan at parallelism 1 and 10, and 20 creates against a cluster that runs one
+agentpool operation at a time. Each target is printed with PASS or FAIL.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import gc
 import math
@@ -22,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -31,11 +33,14 @@ ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 POOLS = 100  # an AKS cluster holds at most 100 pools
 CREATES = 20  # independent creates for the makespan figure
+BUSY_LRO = 0.4  # seconds per operation on the busy cluster: 3 runs of ~8 s
 # Fast paths that --without turns off, to re-judge whether each is still needed: each
 # line makes the fast path decline, so the careful path (the library) does the work.
 FAST_PATHS = {
     "yamlfast": "import reconciler.yamlfast as m; m.fast_document = lambda *_: None",
     "diff": "import reconciler.compare as m; m.changed_fields = lambda *_: None",
+    # Not a fast path: the adaptive limit, off (a busy answer leaves the limit where it is).
+    "adaptive": "import reconciler.concurrency as m; m.AdaptiveLimit.busy = lambda self: None",
 }
 
 
@@ -280,18 +285,23 @@ def engine_figures(runs: int) -> list[Figure]:
 # -- (3) and (4): the ARM emulator -----------------------------------------------------------
 
 
-def emulator_pools_yaml(names: list[str], max_nodes: int = 3) -> str:
-    """nodePools for the emulator: the seeded system pool plus user pools."""
+def emulator_pools_yaml(names: list[str], max_nodes: int = 3,
+                        bounds: dict[str, int] | None = None) -> str:
+    """nodePools for the emulator: the seeded system pool plus user pools (autoscaler
+    maximum ``max_nodes``, or the pool's entry in ``bounds``)."""
     lines = ["nodePools:", "  - name: system", "    mode: system",
              "    autoscaling: {enabled: true, min: 1, max: 3}"]
     for name in names:
+        high = (bounds or {}).get(name, max_nodes)
         lines += [f"  - name: {name}", "    mode: user", "    instanceType: Standard_D4s_v5",
-                  f"    autoscaling: {{enabled: true, min: 1, max: {max_nodes}}}"]
+                  f"    autoscaling: {{enabled: true, min: 1, max: {high}}}"]
     return "\n".join(lines) + "\n"
 
 
-def emulator_figures(work: Path, runs: int, delay: float) -> list[Figure]:
-    """Requests per plan and apply at the floor; makespan at parallelism 1 and 10."""
+@contextlib.contextmanager
+def emulated() -> Iterator[tuple[Any, dict[str, Any]]]:
+    """A started emulator (its session and the seeded system pool), trusted by this
+    process for as long as the block runs."""
     sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))  # the tests' helpers
     from emulator_session import EmulatorSession, arm_pool, start_test_emulator
 
@@ -300,10 +310,8 @@ def emulator_figures(work: Path, runs: int, delay: float) -> list[Figure]:
     saved = {k: os.environ.get(k) for k in session.env}
     os.environ.update(session.env)
     try:
-        system = arm_pool("system", "System", enableAutoScaling=True, minCount=1, maxCount=3,
-                          tags={"managed-by": "reconciler"})
-        figures = request_figures(session, work, system)
-        figures += makespan_figures(session, work, system, runs, delay)
+        yield session, arm_pool("system", "System", enableAutoScaling=True, minCount=1,
+                                maxCount=3, tags={"managed-by": "reconciler"})
     finally:
         for key, value in saved.items():
             if value is None:
@@ -311,7 +319,27 @@ def emulator_figures(work: Path, runs: int, delay: float) -> list[Figure]:
             else:
                 os.environ[key] = value
         emulator.stop()
-    return figures
+
+
+def emulator_figures(work: Path, runs: int, delay: float) -> list[Figure]:
+    """Requests per plan and apply at the floor; makespan at parallelism 1 and 10."""
+    with emulated() as (session, system):
+        return [*request_figures(session, work, system),
+                *makespan_figures(session, work, system, runs, delay)]
+
+
+def rereads(log: Any) -> int:
+    """GETs of a pool sent before that pool's first write: an update's re-read (the SDK's
+    final GET of a long-running operation comes after its write)."""
+    written: set[str] = set()
+    count = 0
+    for entry in log.entries:
+        pool = entry.path.rsplit("/", 1)[1]
+        if entry.is_write:
+            written.add(pool)
+        elif entry.is_pool_get and pool not in written:
+            count += 1
+    return count
 
 
 def request_figures(session: Any, work: Path, system: dict[str, Any]) -> list[Figure]:
@@ -320,28 +348,40 @@ def request_figures(session: Any, work: Path, system: dict[str, Any]) -> list[Fi
     from reconciler.executor import execute
 
     names = [f"p{i:02d}" for i in range(CREATES)]
+    half = CREATES // 2
+    more = [f"q{i:02d}" for i in range(half)]
+    most = [f"r{i:02d}" for i in range(half)]
+    first_half = {name: 5 for name in names[:half]}
     session.reset([system], page_size=POOLS + 1, retry_after=0)
-    steps = [("plan (20 to create)", emulator_pools_yaml(names), False),
-             ("apply 20 creates", emulator_pools_yaml(names), True),
-             ("apply 20 updates", emulator_pools_yaml(names, max_nodes=4), True),
-             ("apply with no changes", emulator_pools_yaml(names, max_nodes=4), True),
-             ("apply 20 deletes", emulator_pools_yaml([]), True)]
+    # (label, pools, apply?, settings, re-reads wanted): updates re-read their pool only
+    # after a write phase longer than refreshAfterSeconds (60 s by default).
+    steps = [("plan (20 to create)", emulator_pools_yaml(names), False, {}, 0),
+             ("apply 20 creates", emulator_pools_yaml(names), True, {}, 0),
+             ("apply 20 updates", emulator_pools_yaml(names, max_nodes=4), True, {}, 0),
+             ("apply with no changes", emulator_pools_yaml(names, max_nodes=4), True, {}, 0),
+             (f"apply {half} creates, then {half} updates",
+              emulator_pools_yaml(names + more, 4, first_half), True, {}, 0),
+             ("the same, refreshAfterSeconds 0 (each update re-reads its pool)",
+              emulator_pools_yaml(names + more + most, 4, dict.fromkeys(names[:half], 6)),
+              True, {"refreshAfterSeconds": 0}, half),
+             (f"apply {CREATES + 2 * half} deletes", emulator_pools_yaml([]), True, {}, 0)]
     figures, extra = [], 0
-    for label, pools, apply in steps:
+    for label, pools, apply, settings, want_rereads in steps:
         session.request_log.clear()
-        path = session.write_desired(work / "emulated.yaml", pools)
+        path = session.write_desired(work / "emulated.yaml", pools, **settings)
         planned = plan_file(str(path))
         actions = len(planned.plan.actions)
         if apply:
             assert execute(planned.plan, planned.driver, QuietEvents(), parallelism=10).ok
         log = session.request_log
-        lists, writes = len(log.list_pages), len(log.writes)
+        lists, writes, reads = len(log.list_pages), len(log.writes), rereads(log)
         want_writes = actions if apply else 0
-        extra += max(0, lists - 1) + max(0, writes - want_writes)
+        extra += max(0, lists - 1) + max(0, writes - want_writes) + max(0, reads - want_rereads)
         figures.append(Figure("3 requests (emulator)", label,
-                              f"{lists} list, {writes} writes ({len(log)} requests with"
-                              " polls)", f"1 list, {want_writes} writes",
-                              lists == 1 and writes == want_writes))
+                              f"{lists} list, {writes} writes, {reads} re-reads ({len(log)}"
+                              " requests with polls)",
+                              f"1 list, {want_writes} writes, {want_rereads} re-reads",
+                              (lists, writes, reads) == (1, want_writes, want_rereads)))
     figures.append(Figure("3 requests (emulator)", "requests above the floor", str(extra),
                           "0", extra == 0))
     return figures
@@ -377,6 +417,57 @@ def makespan_figures(session: Any, work: Path, system: dict[str, Any], runs: int
         Figure(section, "speed-up 10 vs 1", f"{makespan[1] / makespan[10]:.1f}x", ">= 5x",
                makespan[1] / makespan[10] >= 5),
     ]
+
+
+# -- (5): a cluster that runs one agentpool operation at a time -------------------------------
+
+
+def busy_figures(work: Path, delay: float) -> list[Figure]:
+    """20 creates against a cluster that serialises agentpool operations (emulator mode
+    ``refuse``: 409 to every write while another pool's operation runs) and one that
+    cancels the earlier of two (``cancel``): makespan against the ideal serial time, PUT
+    attempts per action, pools left not Succeeded."""
+    from reconciler.app import plan_file
+    from reconciler.executor import execute
+
+    names = [f"p{i:02d}" for i in range(CREATES)]
+    ideal = CREATES * delay
+    section = f"5 busy cluster ({CREATES} creates, LRO {delay:g} s, ideal serial {ideal:g} s)"
+    figures = []
+    # The AKS defaults for waiting (first retry after 5 s, up to 600 s): a retry is sent
+    # as soon as one of our own operations ends, the timer is for other people's.
+    timing = {"pollingIntervalSeconds": 0.05, "conflictBackoffSeconds": 5,
+              "conflictTimeoutSeconds": 600}
+    with emulated() as (session, system):
+        path = session.write_desired(work / "busy.yaml", emulator_pools_yaml(names), **timing)
+        for mode, parallelism in (("refuse", 1), ("refuse", 10), ("cancel", 10)):
+            session.reset([system], page_size=POOLS + 1, lro_seconds=delay, retry_after=0,
+                          cluster_busy=mode)
+            planned = plan_file(str(path))
+            start = time.perf_counter()
+            report = execute(planned.plan, planned.driver, QuietEvents(),
+                             parallelism=parallelism)
+            took = time.perf_counter() - start
+            session.emulator.wait_idle()
+            puts = session.request_log.find("PUT")
+            refused = sum(e.status == 409 for e in puts)
+            canceled = sum(op.canceled for op in session.cluster.operations.values())
+            left = [p["name"] for p in session.cluster.list_pools()
+                    if p["properties"].get("provisioningState") != "Succeeded"]
+            what = "serialising (409)" if mode == "refuse" else "cancelling (Canceled)"
+            label = f"{what}, parallelism {parallelism}"
+            lowest = report.lowered_parallelism or parallelism
+            figures += [
+                Figure(section, f"{label}: makespan",
+                       f"{took:.2f} s ({took / ideal:.2f}x ideal)", "<= 1.3x ideal serial",
+                       report.ok and took <= 1.3 * ideal),
+                Figure(section, f"{label}: PUT attempts per action",
+                       f"{len(puts) / CREATES:.2f} ({len(puts)} PUTs: {refused} refused,"
+                       f" {canceled} canceled; lowest parallelism {lowest})", "<= 2",
+                       len(puts) <= 2 * CREATES),
+                Figure(section, f"{label}: pools not Succeeded after apply", str(len(left)),
+                       "0", not left)]
+    return figures
 
 
 # -- report ----------------------------------------------------------------------------------
@@ -429,11 +520,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="run the CLI as if ruamel.yaml.clibz were not installed")
     parser.add_argument("--without", choices=sorted(FAST_PATHS), action="append", default=[],
                         help="turn this fast path off (repeatable): yamlfast, the YAML reader's"
-                        " event path; diff, compare's plain diff (DeepDiff per pool)")
-    parser.add_argument("--only", choices=["startup", "engine", "emulator"], action="append",
-                        help="measure only these sections (repeatable)")
+                        " event path; diff, compare's plain diff (DeepDiff per pool);"
+                        " adaptive, the concurrency that falls while a cluster is busy")
+    parser.add_argument("--only", choices=["startup", "engine", "emulator", "busy"],
+                        action="append", help="measure only these sections (repeatable)")
+    parser.add_argument("--busy-lro", type=float, default=BUSY_LRO,
+                        help="seconds each emulated operation takes (busy cluster)")
     args = parser.parse_args(argv)
-    sections = set(args.only or ["startup", "engine", "emulator"])
+    sections = set(args.only or ["startup", "engine", "emulator", "busy"])
     without = tuple(dict.fromkeys(args.without))
     for name in without:  # in this process too (the engine, the emulator's plans)
         exec(FAST_PATHS[name], {})
@@ -444,11 +538,13 @@ def main(argv: list[str] | None = None) -> int:
         figures += engine_figures(args.runs) if "engine" in sections else []
         figures += emulator_figures(work, args.runs, args.lro_delay) \
             if "emulator" in sections else []
+        figures += busy_figures(work, args.busy_lro) if "busy" in sections else []
     finally:
         shutil.rmtree(work, ignore_errors=True)
     failed = [f for f in figures if f.passed is False]
     runs = (f"- runs: start-up commands {args.runs} each (median, taking turns, after 2"
-            f" warm-ups); engine sizes {max(5, args.runs // 2)} each; makespan 3 each")
+            f" warm-ups); engine sizes {max(5, args.runs // 2)} each; makespan 3 each;"
+            " busy cluster 1 each")
     lines = ["# Benchmark results", "", *machine(args.pure_yaml, without), runs, "",
              *table(figures), "",
              f"{len(failed)} target(s) failed." if failed else "Every target passed."]

@@ -4,8 +4,10 @@ A driver is built for one cluster, so the contract's ``cluster`` argument is bou
 construction. The operations raise only ``reconciler.errors`` types:
 ``NotImplementedByProvider`` when the provider lacks the operation (the default here, so
 a provider without node pools, like k3s, is a few lines), ``ProviderValidationError``
-when it rejects the input, and the other ``ProviderError`` subclasses for everything
-else.
+when it rejects the input, ``BusyError`` when the provider said "busy, retry later"
+(nothing asked for was applied; the executor sends the action again later and runs
+fewer at once, so a driver never sleeps on such an answer itself), and the other
+``ProviderError`` subclasses for everything else.
 """
 
 from __future__ import annotations

@@ -3,6 +3,14 @@
 On a failure or an interrupt no new action starts; actions in flight are waited for and
 every action ends up reported as applied, failed or not started. Ctrl-C (SIGINT) only sets
 a flag while actions run, so it can never land between starting an action and recording it.
+
+A driver that answers ``BusyError`` ("busy, retry later"; nothing was applied) has its
+action sent again: after the error's ``retry_after`` (doubling, at most MAX_RETRY_DELAY),
+or sooner when another action of this apply ends and the cluster was the busy one, for up
+to the error's ``timeout``. Such an action counts as started: after a failure elsewhere it
+is still retried (like an action in flight, it finishes); after an interrupt it is not,
+and is reported failed with the provider's words. Busy answers about the cluster also
+lower how many actions run at once (``reconciler.concurrency.AdaptiveLimit``).
 """
 
 from __future__ import annotations
@@ -17,8 +25,9 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Protocol
 
+from reconciler.concurrency import AdaptiveLimit
 from reconciler.driver import Driver, ProgressCallback
-from reconciler.errors import ReconcilerError
+from reconciler.errors import BusyError, ReconcilerError
 from reconciler.model import DRIVER_LABELS, NodePool, PoolStatus
 from reconciler.plan import Action, ActionKind, Plan
 from reconciler.result import Result
@@ -26,6 +35,7 @@ from reconciler.result import Result
 _SCALAR_FIELDS = {"mode": "mode", "instanceType": "instance_type", "osDiskType": "os_disk_type",
                   "osDiskSizeGiB": "os_disk_size_gib", "priority": "priority",
                   "zones": "zones", "labels": "labels", "autoscaling": "autoscaling"}
+MAX_RETRY_DELAY = 60.0  # the longest wait between two tries of a refused action
 
 
 class Outcome(StrEnum):
@@ -52,6 +62,8 @@ class ApplyReport:
 
     results: tuple[ActionResult, ...]
     interrupted: bool = False
+    # The fewest actions allowed at once after the provider answered "busy" (None: never).
+    lowered_parallelism: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -97,23 +109,28 @@ def execute(plan: Plan, driver: Driver, events: ApplyEvents, *,
     """Apply ``plan``; never raises for a provider failure, it reports it.
 
     ``interrupt``, when set (by SIGINT, see ``deferred_interrupts``, or by the caller),
-    stops new actions from starting; actions in flight are waited for.
+    stops new actions from starting; actions in flight are waited for. At most
+    ``parallelism`` actions run at once, fewer while the provider answers "busy"
+    (``reconciler.concurrency``).
     """
     results: dict[int, ActionResult] = {}
     stop = False
     interrupted = False
+    limiter = AdaptiveLimit(parallelism)
     with deferred_interrupts(interrupt) as flag, \
-            ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+            ThreadPoolExecutor(max_workers=limiter.ceiling) as pool:
         for phase in phases(plan):
             if stop:
                 break
-            stop, was_interrupted = _run_phase(phase, driver, events, pool, parallelism,
-                                               results, flag)
+            run = _Phase(driver, events, pool, limiter, results, flag)
+            stop, was_interrupted = run.run(phase)
             interrupted = interrupted or was_interrupted
     for index, action in enumerate(plan.actions):
         if index not in results:
             results[index] = ActionResult(action, Outcome.NOT_STARTED)
-    return ApplyReport(tuple(results[i] for i in range(len(plan.actions))), interrupted)
+    lowered = limiter.lowest if limiter.lowest < limiter.ceiling else None
+    return ApplyReport(tuple(results[i] for i in range(len(plan.actions))), interrupted,
+                       lowered)
 
 
 def phases(plan: Plan) -> list[list[tuple[int, Action]]]:
@@ -134,53 +151,147 @@ def _demotes(action: Action) -> bool:
     return any(c.path == ("mode",) and str(c.after).lower() == "user" for c in action.changes)
 
 
-def _run_phase(phase: list[tuple[int, Action]], driver: Driver, events: ApplyEvents,
-               pool: ThreadPoolExecutor, parallelism: int, results: dict[int, ActionResult],
-               interrupt: threading.Event) -> tuple[bool, bool]:
-    """Run one phase; returns (stop, interrupted)."""
-    queue = list(reversed(phase))
-    running: dict[Future[ActionResult], tuple[int, Action]] = {}
-    stop = interrupted = False
-    while queue or running:
-        if interrupt.is_set() and not interrupted:
-            stop = interrupted = True
-            for _index, action in running.values():
-                events.progress(action, "interrupted; waiting for it to finish")
-        while queue and not stop and not interrupt.is_set() and len(running) < parallelism:
-            index, action = queue.pop()
-            events.started(action)
-            running[pool.submit(_perform, action, driver, events)] = (index, action)
-        if not running:
-            if interrupt.is_set() and not interrupted:
-                continue  # record the interrupt at the top of the loop, then stop
-            break
-        try:
-            done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
-        except KeyboardInterrupt:  # SIGINT not deferred (execute called off the main thread)
-            interrupt.set()
-            continue
+@dataclass
+class _Track:
+    """One started action across its attempts (a "busy" answer sends it round again)."""
+
+    index: int
+    action: Action
+    started: float
+    refusals: int = 0
+    first_refusal: float = 0.0
+    not_before: float = 0.0  # when a refused action may be sent again
+    busy: BusyError | None = None
+
+
+class _Phase:
+    """Run one phase's actions: new ones while nothing failed and no interrupt came,
+    refused ones again when their wait is over (or when one of ours ended, for a busy
+    cluster), never more at once than the adaptive limit."""
+
+    def __init__(self, driver: Driver, events: ApplyEvents, pool: ThreadPoolExecutor,
+                 limiter: AdaptiveLimit, results: dict[int, ActionResult],
+                 interrupt: threading.Event) -> None:
+        self.driver, self.events, self.pool = driver, events, pool
+        self.limiter, self.results, self.interrupt = limiter, results, interrupt
+        self.running: dict[Future[str | BusyError | None], _Track] = {}
+        self.waiting: list[_Track] = []
+        self.stop = self.interrupted = False
+
+    def run(self, phase: list[tuple[int, Action]]) -> tuple[bool, bool]:
+        """Returns (stop, interrupted)."""
+        queue = list(reversed(phase))
+        while queue or self.running or self.waiting:
+            if self.interrupt.is_set() and not self.interrupted:
+                self._interrupted()
+            self._start(queue)
+            if not self.running and not self.waiting:
+                if self.interrupt.is_set() and not self.interrupted:
+                    continue  # record the interrupt at the top of the loop, then stop
+                break
+            try:
+                self._wait()
+            except KeyboardInterrupt:  # SIGINT not deferred (called off the main thread)
+                self.interrupt.set()
+        return self.stop, self.interrupted
+
+    def _interrupted(self) -> None:
+        self.stop = self.interrupted = True
+        for track in self.running.values():
+            self.events.progress(track.action, "interrupted; waiting for it to finish")
+        for track in self.waiting:  # refused, so nothing of it was applied: not sent again
+            self._end(track, Outcome.FAILED, f"{track.busy}; not retried: interrupted")
+        self.waiting.clear()
+
+    def _start(self, queue: list[tuple[int, Action]]) -> None:
+        while len(self.running) < self.limiter.limit and not self.interrupt.is_set():
+            now = time.monotonic()
+            track = self._next_retry(now)
+            if track is None and queue and not self.stop:
+                index, action = queue.pop()
+                track = _Track(index, action, now)
+                self.events.started(action)
+            if track is None:
+                return
+            future = self.pool.submit(_attempt, track.action, self.driver, self.events)
+            self.running[future] = track
+
+    def _next_retry(self, now: float) -> _Track | None:
+        ready = [t for t in self.waiting if t.not_before <= now]
+        if not ready:
+            return None
+        track = min(ready, key=lambda t: t.not_before)
+        self.waiting.remove(track)
+        return track
+
+    def _wait(self) -> None:
+        now = time.monotonic()
+        timeout = 0.2  # at the latest: a look at the interrupt flag
+        if len(self.running) < self.limiter.limit:  # room: wake for the next retry too
+            timeout = min([timeout, *(max(0.0, t.not_before - now) for t in self.waiting)])
+        if not self.running:
+            self.interrupt.wait(timeout)
+            return
+        done, _ = wait(self.running, timeout=timeout, return_when=FIRST_COMPLETED)
         for future in done:
-            result = future.result()
-            results[running.pop(future)[0]] = result
-            events.finished(result)
-            stop = stop or result.outcome is Outcome.FAILED
-    return stop, interrupted
+            track = self.running.pop(future)
+            answer = future.result()
+            if isinstance(answer, BusyError):
+                self._refused(track, answer)
+            else:
+                self._end(track, Outcome.FAILED if answer else Outcome.APPLIED, answer)
+
+    def _refused(self, track: _Track, busy: BusyError) -> None:
+        """A "busy" answer: lower the limit (a busy cluster) and wait, or give up."""
+        now = time.monotonic()
+        if busy.scope == "cluster":
+            self.limiter.busy()
+        if not track.refusals:
+            track.first_refusal = now
+        track.refusals += 1
+        track.busy = busy
+        waited = now - track.first_refusal
+        if self.interrupted:
+            self._end(track, Outcome.FAILED, f"{busy}; not retried: interrupted")
+            return
+        if waited >= busy.timeout:
+            self._end(track, Outcome.FAILED, f"{busy} (gave up after waiting {waited:.1f}s)")
+            return
+        first = max(busy.retry_after, 0.01)  # a backoff of 0 still doubles from 10 ms
+        delay = min(first * 2 ** (track.refusals - 1), MAX_RETRY_DELAY, busy.timeout - waited)
+        track.not_before = now + delay
+        self.waiting.append(track)
+        self.events.progress(track.action, f"waiting for another operation on the "
+                             f"{busy.scope} to finish (next try within {delay:.1f}s)")
+
+    def _end(self, track: _Track, outcome: Outcome, error: str | None) -> None:
+        result = ActionResult(track.action, outcome, error, time.monotonic() - track.started)
+        self.results[track.index] = result
+        self.events.finished(result)
+        if outcome is Outcome.FAILED:
+            self.stop = True
+        else:
+            self.limiter.success()
+        now = time.monotonic()
+        for other in self.waiting:  # one of ours ended: a busy cluster may be free now
+            if other.busy is not None and other.busy.scope == "cluster":
+                other.not_before = min(other.not_before, now)
 
 
-def _perform(action: Action, driver: Driver, events: ApplyEvents) -> ActionResult:
-    started = time.monotonic()
-
+def _attempt(action: Action, driver: Driver, events: ApplyEvents) -> str | BusyError | None:
+    """One try: None when applied, the busy answer to retry, or the failure's message."""
     def progress(message: str) -> None:
         events.progress(action, message)
 
     try:
         _call_driver(action, driver, progress)
+    except BusyError as busy:
+        return busy
     except ReconcilerError as exc:
-        return ActionResult(action, Outcome.FAILED, str(exc), time.monotonic() - started)
+        return str(exc)
     except Exception as exc:  # a driver bug must still be reported, not lose the run
-        return ActionResult(action, Outcome.FAILED, f"unexpected error: {exc!r}",
-                            time.monotonic() - started)
-    return ActionResult(action, Outcome.APPLIED, None, time.monotonic() - started)
+        return f"unexpected error: {exc!r}"
+    return None
 
 
 def _call_driver(action: Action, driver: Driver, progress: ProgressCallback) -> None:

@@ -270,12 +270,16 @@ def report_text(report: ApplyReport, *, color: bool = False) -> str:
     """The closing summary: what was applied, what failed, what never started."""
     found = counts(report)
     figures = ", ".join(f"{found[o]} {o.value}" for o in Outcome if found[o])
+    busy = [] if report.lowered_parallelism is None else [
+        "The cluster answered busy: actions were sent again, as few as "
+        f"{report.lowered_parallelism} at a time."]
     if report.ok:
         head = f"Apply complete: {figures}."
-        return (click.style(head, fg="green", bold=True) if color else head) + "\n"
+        return "\n".join([click.style(head, fg="green", bold=True) if color else head,
+                          *busy]) + "\n"
     head = f"Apply interrupted: {figures}." if report.interrupted else \
         f"Apply failed: {figures}."
-    lines = [click.style(head, fg="red", bold=True) if color else head]
+    lines = [click.style(head, fg="red", bold=True) if color else head, *busy]
     lines += [describe(r) for r in report.results if r.outcome is not Outcome.APPLIED]
     if report.interrupted:
         lines.append("Actions in flight were waited for; run apply again to converge.")

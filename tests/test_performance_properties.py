@@ -148,7 +148,8 @@ def test_apply_waits_out_another_operation_on_the_pool(aks_emulator: EmulatorSes
     assert execute(planned.plan, planned.driver, events).ok
     statuses = [e.status for e in aks_emulator.request_log.writes]
     assert statuses[0] == 409 and statuses[-1] == 200 and set(statuses[1:-1]) <= {409}
-    assert "waiting for another operation on the pool to finish" in events.messages["batch"]
+    assert any(m.startswith("waiting for another operation on the pool to finish")
+               for m in events.messages["batch"])
     assert aks_emulator.store.get("batch")["properties"]["nodeLabels"]["team"] == "b"
 
 

@@ -8,7 +8,7 @@ import signal
 import sys
 import threading
 
-from reconciler.emulator.config import EmulatorConfig
+from reconciler.emulator.config import CLUSTER_BUSY_MODES, EmulatorConfig
 from reconciler.emulator.emulator import Emulator
 from reconciler.emulator.seed import load_seed
 
@@ -29,6 +29,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--page-size", type=int, default=defaults.page_size)
     parser.add_argument("--lro-seconds", type=float, default=defaults.lro_seconds)
     parser.add_argument("--retry-after", type=int, default=defaults.retry_after)
+    parser.add_argument("--cluster-busy", choices=CLUSTER_BUSY_MODES,
+                        default=defaults.cluster_busy,
+                        help="refuse: one agentpool operation at a time per cluster (409);"
+                        " cancel: a later operation cancels the ones in flight")
     return parser.parse_args(argv)
 
 
@@ -39,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         subscription_id=args.subscription, resource_group=args.resource_group,
         cluster_name=args.cluster, location=args.location, token=args.token,
         page_size=args.page_size, lro_seconds=args.lro_seconds, retry_after=args.retry_after,
-        host=args.host, port=args.port)
+        cluster_busy=args.cluster_busy, host=args.host, port=args.port)
     pools = load_seed(args.seed) if args.seed else None
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())

@@ -47,9 +47,13 @@ class Request:
 
 
 def error_response(status: int, code: str, message: str, *, bare: bool = False,
-                   headers: dict[str, str] | None = None) -> Response:
-    """An AKS error: ``{"error": {code, message}}``, or the bare form AKS sometimes sends."""
-    detail = {"code": code, "message": message}
+                   headers: dict[str, str] | None = None,
+                   details: list[dict[str, Any]] | None = None) -> Response:
+    """An AKS error: ``{"error": {code, message}}``, or the bare form AKS sometimes sends;
+    ``details`` (AKS's nested errors) when given."""
+    detail: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        detail["details"] = details
     return Response(status, detail if bare else {"error": detail}, headers or {})
 
 
@@ -128,12 +132,13 @@ class ArmApi:
                               "The request content is not valid JSON.")
         pool, created, op = self.cluster.put_pool(
             name, request.body, if_match=request.header("If-Match"),
-            if_none_match=request.header("If-None-Match"), fail_with=self._lro_failure(request))
+            if_none_match=request.header("If-None-Match"),
+            fail_with=lambda: self._lro_failure(request))
         return Response(201 if created else 200, pool, self._lro_headers(op))
 
     def _delete(self, request: Request, name: str) -> Response:
         op = self.cluster.delete_pool(name, if_match=request.header("If-Match"),
-                                      fail_with=self._lro_failure(request))
+                                      fail_with=lambda: self._lro_failure(request))
         if op is None:
             return Response(204)
         headers = self._lro_headers(op)
@@ -161,9 +166,14 @@ class ArmApi:
             body["error"] = dict(op.error)
         return body
 
-    def _lro_failure(self, request: Request) -> dict[str, str] | None:
+    def _lro_failure(self, request: Request) -> dict[str, Any] | None:
+        """The error an ``lro_failed`` rule gives the operation this request started
+        (asked only once the request is accepted, so a refused one does not use it up)."""
         rule = self.faults.take(request.method, request.path, actions=("lro_failed",))
-        return {"code": rule.code, "message": rule.message} if rule else None
+        if rule is None:
+            return None
+        error: dict[str, Any] = {"code": rule.code, "message": rule.message}
+        return {**error, "details": rule.details} if rule.details is not None else error
 
     def _lro_headers(self, op: Operation, *, location: bool = False) -> dict[str, str]:
         headers = {"Azure-AsyncOperation": self._op_url("operations", op.id),

@@ -3,6 +3,17 @@
 ``AgentPoolStore`` (reconciler.providers.local.store) decides what AKS accepts; this layer adds what
 happens over time: a pool shows Creating/Updating/Deleting until its operation ends, a
 second write meanwhile gets 409, and an operation may end Failed.
+
+``config.cluster_busy`` chooses what a write to one pool meets while another pool's
+operation runs (AKS's own behaviour has been both):
+
+- ``"off"``: nothing; only the pool's own operation refuses a second write to it;
+- ``"refuse"``: one agentpool operation at a time per cluster; any other write gets 409
+  OperationNotAllowed "Another agentpool operation (<pool> - <State>) is in progress"
+  (cilium/cilium#25944);
+- ``"cancel"``: the write is accepted and every other operation in flight ends at once,
+  status Canceled, "The operation was overriden and canceled by a later operation <id>."
+  (sic; Azure/AKS#1913): a create so canceled leaves its pool Failed.
 """
 
 from __future__ import annotations
@@ -18,6 +29,9 @@ from typing import Any
 from reconciler.emulator.config import EmulatorConfig
 from reconciler.providers.local.store import AgentPoolStore, AksApiError
 
+# The error an accepted operation is to end Failed with, asked when it starts (or None).
+Failure = Callable[[], dict[str, Any] | None]
+
 
 @dataclass
 class Operation:
@@ -28,15 +42,18 @@ class Operation:
     state: str  # Creating | Updating | Deleting
     started: float
     done_at: float
-    error: dict[str, str] | None = None
+    error: dict[str, Any] | None = None
     previous: dict[str, Any] | None = None  # the pool before a DELETE, restored on failure
     finished: bool = False
+    canceled: bool = False  # by a later operation (cluster_busy "cancel")
 
     @property
     def status(self) -> str:
-        """The async-operation status: InProgress, Succeeded or Failed."""
+        """The async-operation status: InProgress, Succeeded, Failed or Canceled."""
         if not self.finished:
             return "InProgress"
+        if self.canceled:
+            return "Canceled"
         return "Failed" if self.error else "Succeeded"
 
 
@@ -91,8 +108,11 @@ class EmulatedCluster:
 
     def put_pool(self, name: str, body: dict, *, if_match: str | None = None,
                  if_none_match: str | None = None,
-                 fail_with: dict[str, str] | None = None) -> tuple[dict, bool, Operation]:
-        """Create or update; returns (pool as answered, created, its operation)."""
+                 fail_with: Failure | None = None) -> tuple[dict, bool, Operation]:
+        """Create or update; returns (pool as answered, created, its operation).
+
+        ``fail_with``, asked once the write is accepted, gives the error the operation is
+        to end Failed with (None: it succeeds)."""
         with self.lock:
             self.settle()
             self._refuse_if_busy(name)
@@ -100,12 +120,13 @@ class EmulatedCluster:
                                               if_none_match=if_none_match)
             self._failed.discard(name)
             op = self._start(name, "Creating" if created else "Updating", fail_with)
+            self._cancel_others(op)
             stored = self.store.get(name)
             assert stored is not None  # just put
             return self._view(stored), created, op
 
     def delete_pool(self, name: str, *, if_match: str | None = None,
-                    fail_with: dict[str, str] | None = None) -> Operation | None:
+                    fail_with: Failure | None = None) -> Operation | None:
         """Start deleting; None when the pool does not exist."""
         with self.lock:
             self.settle()
@@ -114,7 +135,9 @@ class EmulatedCluster:
             if not self.store.delete(name, if_match=if_match):
                 return None
             self._failed.discard(name)
-            return self._start(name, "Deleting", fail_with, previous=previous)
+            op = self._start(name, "Deleting", fail_with, previous=previous)
+            self._cancel_others(op)
+            return op
 
     # -- time --------------------------------------------------------------------------
 
@@ -137,11 +160,12 @@ class EmulatedCluster:
         """Replace the pools, keeping operations (used to restore a pool verbatim)."""
         self.store = self._new_store(pools)
 
-    def _start(self, name: str, state: str, fail_with: dict[str, str] | None,
+    def _start(self, name: str, state: str, fail_with: Failure | None,
                previous: dict | None = None) -> Operation:
         now = self._clock()
         op = Operation(id=str(uuid.uuid4()), pool=name, state=state, started=now,
-                       done_at=now + self.config.lro_seconds, error=fail_with, previous=previous)
+                       done_at=now + self.config.lro_seconds,
+                       error=fail_with() if fail_with else None, previous=previous)
         self.operations[op.id] = op
         return op
 
@@ -149,12 +173,28 @@ class EmulatedCluster:
         return [op for op in self.operations.values() if not op.finished]
 
     def _refuse_if_busy(self, name: str) -> None:
-        busy = next((op for op in self._in_flight() if op.pool == name), None)
+        running = self._in_flight()
+        busy = next((op for op in running if op.pool == name), None)
+        if busy is None and self.config.cluster_busy == "refuse":
+            busy = next(iter(running), None)
         if busy:
             raise AksApiError(409, "OperationNotAllowed",
-                           f"Another agentpool operation ({busy.state}) is in progress, please "
-                           "wait for it to finish before starting a new operation. See "
-                           "https://aka.ms/aks-pending-operation for more details")
+                              f"Operation is not allowed: Another agentpool operation "
+                              f"({busy.pool} - {busy.state}) is in progress, please wait for "
+                              "it to finish before starting a new operation. See "
+                              "https://aka.ms/aks-pending-operation for more details")
+
+    def _cancel_others(self, later: Operation) -> None:
+        """cluster_busy "cancel": the later operation wins, every other one ends now."""
+        if self.config.cluster_busy != "cancel":
+            return
+        for op in self._in_flight():
+            if op is not later:
+                op.error = {"code": "Canceled", "message": "The operation was overriden and "
+                            f"canceled by a later operation {later.id}."}
+                op.canceled = True
+                op.done_at = self._clock()
+                self._finish(op)
 
     def _view(self, pool: dict) -> dict:
         """The pool with the provisioningState its operation (or failure) implies."""

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 API_VERSION = "2026-08-01"
 DEFAULT_TOKEN = "emulator-token"
+CLUSTER_BUSY_MODES = ("off", "refuse", "cancel")
 
 
 @dataclass
@@ -15,7 +16,9 @@ class EmulatorConfig:
     ``lro_seconds``: how long a PUT/DELETE stays in flight (Creating/Updating/Deleting);
     ``retry_after``: the whole seconds sent in ``Retry-After`` on LRO responses (0 lets the
     client use its own polling interval); ``page_size``: pools per list page;
-    ``token``: the bearer token every ARM request must carry.
+    ``token``: the bearer token every ARM request must carry; ``cluster_busy``: what a
+    write meets while another pool's operation runs, ``off`` | ``refuse`` | ``cancel``
+    (see ``reconciler.emulator.cluster``).
     """
 
     subscription_id: str = "00000000-0000-0000-0000-000000000000"
@@ -28,8 +31,14 @@ class EmulatorConfig:
     lro_seconds: float = 0.2
     retry_after: int = 1
     bare_errors: bool = False  # answer errors as bare {code, message}, as AKS sometimes does
+    cluster_busy: str = "off"
     host: str = "127.0.0.1"
     port: int = 0
+
+    def __post_init__(self) -> None:
+        if self.cluster_busy not in CLUSTER_BUSY_MODES:
+            raise ValueError(f"cluster_busy must be one of {', '.join(CLUSTER_BUSY_MODES)},"
+                             f" not {self.cluster_busy!r}")
 
     @property
     def cluster_path(self) -> str:

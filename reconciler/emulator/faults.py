@@ -20,7 +20,8 @@ class FaultRule:
     ``drop`` closes the connection without answering; ``drop_after`` does the request,
     then closes the connection without answering (the response is lost on the way back);
     ``lro_failed`` accepts a PUT/DELETE
-    but its long-running operation ends ``Failed`` with ``code``/``message``.
+    but its long-running operation ends ``Failed`` with ``code``/``message``. ``details``
+    (a list of ``{code, message, details}``) is AKS's nested ``details`` for either.
     ``path`` is a regular expression searched in the URL path (no query string).
     """
 
@@ -34,6 +35,7 @@ class FaultRule:
     message: str = "An internal server error occurred. Please try again."
     retry_after: float | None = None
     bare: bool = False
+    details: list[dict[str, Any]] | None = None
     seen: int = field(default=0, compare=False)
     fired: int = field(default=0, compare=False)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 # Collection path (list), as opposed to one pool's path.
@@ -14,7 +15,8 @@ _POOL = re.compile(r"/agentPools/[^/]+$", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class LoggedRequest:
-    """One request as the emulator saw it; ``headers`` never include Authorization."""
+    """One request as the emulator saw it; ``headers`` never include Authorization.
+    ``at``: when it was answered (``time.monotonic``, the clock operations use)."""
 
     method: str
     path: str
@@ -22,6 +24,7 @@ class LoggedRequest:
     headers: dict[str, str]
     status: int
     body: Any = None
+    at: float = field(default_factory=time.monotonic, compare=False)
 
     @property
     def is_list(self) -> bool:

@@ -109,7 +109,7 @@ class ArmRequestHandler(BaseHTTPRequestHandler):
         if rule:
             headers = {} if rule.retry_after is None else {"Retry-After": f"{rule.retry_after:g}"}
             return error_response(rule.status, rule.code, rule.message, bare=rule.bare,
-                                  headers=headers)
+                                  headers=headers, details=rule.details)
         try:
             return self.server.api.handle(request)
         except Exception as err:  # an emulator bug must surface as a 500, not a hang

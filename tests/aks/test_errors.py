@@ -2,23 +2,40 @@
 
 from __future__ import annotations
 
+import io
 import time
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from emulator_session import EmulatorSession
 
+from reconciler.app import plan_file
+from reconciler.cli import cli
 from reconciler.errors import (
+    BusyError,
     ConflictError,
     ProviderError,
     ProviderValidationError,
     StaleError,
     ThrottledError,
 )
+from reconciler.executor import execute
 from reconciler.model import Autoscaling, NodePool
+from reconciler.progress import LineEvents
 from reconciler.providers.aks.driver import AksDriver
 
 POOL_PATH = r"/agentPools/batch$"
 LIST_PATH = r"/agentPools$"
+# The seeded cluster (STANDARD_POOLS) with one change: batch's label team: a -> b.
+BATCH_RELABELLED = """nodePools:
+  - name: system
+    mode: system
+    autoscaling: {enabled: true, min: 1, max: 3}
+  - name: batch
+    mode: user
+    labels: {team: b}
+"""
 
 
 @pytest.mark.parametrize("bare", [False, True], ids=["error-envelope", "bare-error"])
@@ -47,29 +64,32 @@ def test_concurrent_change_is_stale(aks: EmulatorSession, driver: AksDriver) -> 
     assert aks.store.get("batch")["properties"]["count"] == 3
 
 
-def test_operation_in_progress_is_waited_out(aks: EmulatorSession, driver: AksDriver) -> None:
-    aks.config.lro_seconds = 0.3
+def test_a_busy_pool_is_reported_busy_at_once_for_the_executor_to_retry(
+        aks: EmulatorSession, driver: AksDriver) -> None:
+    aks.config.lro_seconds = 5
     aks.cluster.put_pool("batch", {"properties": {"count": 3}})  # someone else's operation
-    aks.config.lro_seconds = 0.01
-    progress: list[str] = []
-    driver.update(NodePool(name="batch", labels={"team": "b"}),  # lists the new eTag first
-                  progress=progress.append)
-    assert "waiting for another operation on the pool to finish" in progress
-    statuses = [e.status for e in aks.request_log.writes]
-    assert statuses[0] == 409 and statuses[-1] == 200 and set(statuses[1:-1]) <= {409}
-    assert aks.store.get("batch")["properties"]["nodeLabels"]["team"] == "b"
+    with pytest.raises(BusyError) as caught:
+        driver.update(NodePool(name="batch", labels={"team": "b"}))  # lists the new eTag first
+    assert caught.value.scope == "pool"  # AKS named this pool: fewer writes would not help
+    assert "Another agentpool operation (batch - Updating) is in progress" in str(caught.value)
+    assert [e.status for e in aks.request_log.writes] == [409]  # no waiting in the driver
+    assert aks.store.get("batch")["properties"]["nodeLabels"] == {
+        "team": "a", "kompox.dev/node-pool": "batch"}
 
 
-def test_conflict_that_never_clears_is_bounded(aks: EmulatorSession) -> None:
+def test_conflict_that_never_clears_is_bounded(aks: EmulatorSession, tmp_path: Path) -> None:
     aks.faults.add(method="PUT", path=POOL_PATH, times=1000, status=409,
                    code="OperationNotAllowed",
                    message="Another agentpool operation (Upgrading) is in progress")
-    driver = AksDriver(aks.cluster_spec(conflictTimeoutSeconds=0.3))
-    started = time.monotonic()
-    with pytest.raises(ConflictError, match="Upgrading"):
-        driver.update(NodePool(name="batch", labels={"team": "b"}))
-    assert time.monotonic() - started < 2
-    assert len(aks.request_log.writes) >= 2
+    path = aks.write_desired(tmp_path / "pools.yaml", BATCH_RELABELLED,
+                             conflictTimeoutSeconds=0.3)
+    result = CliRunner().invoke(cli, ["apply", str(path), "--yes"])
+    assert result.exit_code == 1
+    line = next(x for x in result.stdout.splitlines() if x.startswith("  failed to update"))
+    assert "another operation is still in progress: Another agentpool operation" \
+        " (Upgrading) is in progress (OperationNotAllowed) (gave up after waiting" in line
+    # Tried again with a doubling wait (0.02 s, 0.04 s ...), not hammered for 0.3 s.
+    assert 2 <= len(aks.request_log.writes) <= 6
 
 
 def test_throttling_honours_retry_after(aks: EmulatorSession, driver: AksDriver) -> None:
@@ -162,17 +182,18 @@ def test_update_of_a_pool_without_etag_sends_no_precondition(aks: EmulatorSessio
 
 @pytest.mark.parametrize("operation", ["create", "update"])
 def test_a_write_whose_answer_was_lost_is_not_reported_as_a_conflict(
-        aks: EmulatorSession, operation: str) -> None:
-    # AKS did the PUT but the answer never arrived; the SDK's retry then meets the
-    # precondition (412). The pool is as we asked: that is success, not "changed since".
+        aks: EmulatorSession, tmp_path: Path, operation: str) -> None:
+    # AKS did the PUT but the answer never arrived; the SDK's retry then meets our own
+    # operation (409, sent again later) and then its precondition (412). The pool is as
+    # we asked: that is success, not "changed since the plan".
     name = "gpu" if operation == "create" else "batch"
     aks.faults.add(method="PUT", path=f"/agentPools/{name}$", action="drop_after")
-    driver = AksDriver(aks.cluster_spec())
-    listed = {p.name: p for p in driver.list()}
-    if operation == "create":
-        driver.create(NodePool(name="gpu", mode="user", instance_type="Standard_NC4as_T4_v3"))
-    else:
-        driver.update(NodePool(name="batch", labels={"team": "b"}, etag=listed["batch"].etag))
+    pools = BATCH_RELABELLED if operation == "update" else \
+        BATCH_RELABELLED.replace("team: b", "team: a") + \
+        "  - name: gpu\n    mode: user\n    instanceType: Standard_NC4as_T4_v3\n"
+    planned = plan_file(str(aks.write_desired(tmp_path / "pools.yaml", pools)))
+    assert {a.pool for a in planned.plan.actions} == {name}
+    assert execute(planned.plan, planned.driver, LineEvents(io.StringIO())).ok
     pool = aks.store.get(name)["properties"]
     assert pool["tags"]["managed-by"] == "reconciler"
     assert operation == "create" or pool["nodeLabels"]["team"] == "b"

@@ -34,6 +34,7 @@ TUNING: dict[str, tuple[str, type]] = {
     "retryBackoffMaxSeconds": ("retry_backoff_max", float),
     "maxRetryAfterSeconds": ("max_retry_after", float),
     "pollingIntervalSeconds": ("polling_interval", float),
+    "refreshAfterSeconds": ("refresh_after", float),
 }
 KNOWN = (*REQUIRED, "auth", "armEndpoint", *TUNING)
 
@@ -48,13 +49,16 @@ class AksSettings:
     location: str
     auth: str = "default"
     arm_endpoint: str = "https://management.azure.com"
-    conflict_timeout: float = 600.0  # how long to wait out another operation on the pool
+    conflict_timeout: float = 600.0  # how long to wait out another operation (409 "busy")
     conflict_backoff: float = 5.0  # first wait after a 409; doubles up to 60 s
     retry_total: int = 5  # SDK retries of 429, 5xx and dropped connections
     retry_backoff: float = 0.8
     retry_backoff_max: float = 60.0
     max_retry_after: float = 120.0  # never sleep longer than this on one Retry-After
     polling_interval: float = 30.0  # LRO polls when the server sends no Retry-After
+    # An update re-reads its pool (one GET) when this apply wrote something after the pool
+    # was listed and the listing is at least this old (see AksDriver.update).
+    refresh_after: float = 60.0
 
     @property
     def credential_scope(self) -> str:

@@ -1,14 +1,14 @@
-"""HTTP and SDK failures -> reconciler error types, and the wait-out-a-409 loop.
+"""HTTP and SDK failures -> reconciler error types.
 
-This is the only place where AKS's status codes and error codes are interpreted.
+This is the only place where AKS's status codes and error codes are interpreted; the
+executor learns "busy, retry later" from ``BusyError`` alone.
 """
 
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+import re
+from typing import Any
 
 from azure.core.exceptions import (
     AzureError,
@@ -20,17 +20,17 @@ from azure.core.exceptions import (
 
 from reconciler.errors import (
     AuthError,
-    ConflictError,
+    BusyError,
     ProviderError,
     ProviderValidationError,
     StaleError,
     ThrottledError,
 )
 
-T = TypeVar("T")
 # 400 codes that are the driver's fault, not the user's input.
 PROTOCOL_CODES = ("InvalidApiVersionParameter", "MissingApiVersionParameter")
-MAX_CONFLICT_BACKOFF = 60.0
+MAX_DETAIL_DEPTH = 4  # nested ``details`` shown, at most this deep ...
+MAX_DETAILS = 10  # ... and this many at each level
 SIGN_IN_REMEDY = {
     "cli": "install the Azure CLI and run `az login`, or use auth: default",
     "default": "run `az login`, or set AZURE_CLIENT_ID, AZURE_TENANT_ID and"
@@ -40,33 +40,103 @@ SIGN_IN_REMEDY = {
 }
 
 
-def aks_error(err: HttpResponseError) -> tuple[str, str]:
-    """AKS's (code, message), from ``{"error": {...}}`` or the bare ``{code, message}``."""
-    detail: dict[str, Any] = {}
+def _error_object(err: HttpResponseError) -> dict[str, Any]:
+    """AKS's error object: ``{"error": {...}}``, the bare ``{code, message}``, or the
+    ``error`` of a long-running operation's status (``{"status": "Failed", "error"}``)."""
     try:
         body = json.loads(err.response.text()) if err.response is not None else None
     except (ValueError, TypeError, AttributeError):
         body = None
-    if isinstance(body, dict):
-        nested = body.get("error")
-        detail = nested if isinstance(nested, dict) else body
+    if not isinstance(body, dict):
+        return {}
+    nested = body.get("error")
+    return nested if isinstance(nested, dict) else body
+
+
+def aks_error(err: HttpResponseError) -> tuple[str, str]:
+    """AKS's (code, message), from ``{"error": {...}}`` or the bare ``{code, message}``."""
+    detail = _error_object(err)
     code = detail.get("code") or getattr(err.error, "code", None) or ""
     message = detail.get("message") or getattr(err.error, "message", None) or err.reason or ""
     return str(code), str(message)
 
 
-# 409 codes that mean "busy, try again later"; any other 409 (ScopeLocked: a resource lock,
-# and the like) is permanent and reported at once.
-_BUSY_CODES = frozenset({"OperationNotAllowed", "AnotherOperationInProgress", "Conflict",
-                         "EtagConflict", "OperationPreempted"})
-
-
-def is_conflict(err: Exception) -> bool:
-    """A 409 saying another operation on the pool or cluster is still running."""
-    if not isinstance(err, HttpResponseError) or err.status_code != 409:
-        return False
+def aks_detail(err: HttpResponseError) -> str:
+    """AKS's words on one line: ``message (code)``, then its nested ``details`` the same
+    way in brackets (the inner errors usually say what actually went wrong)."""
     code, message = aks_error(err)
-    return code in _BUSY_CODES or "in progress" in message.lower() or not code
+    text = f"{message} ({code})" if code else message
+    inner = _details(_error_object(err).get("details"), depth=1)
+    return f"{text} [details: {inner}]" if inner else text
+
+
+def _details(details: Any, depth: int) -> str:
+    if not isinstance(details, list) or depth > MAX_DETAIL_DEPTH:
+        return ""
+    parts = []
+    for item in details[:MAX_DETAILS]:
+        if not isinstance(item, dict):
+            continue
+        code, message = str(item.get("code") or ""), str(item.get("message") or "")
+        text = f"{message} ({code})" if code and message else message or code
+        inner = _details(item.get("details"), depth + 1)
+        text = f"{text} [details: {inner}]" if inner else text
+        if text:
+            parts.append(text)
+    return "; ".join(parts)
+
+
+def _all_words(err: HttpResponseError) -> tuple[set[str], str]:
+    """Every code and every message in the error, nested details included."""
+    codes: set[str] = set()
+    texts: list[str] = []
+
+    def walk(item: Any, depth: int) -> None:
+        if not isinstance(item, dict) or depth > MAX_DETAIL_DEPTH:
+            return
+        codes.add(str(item.get("code") or ""))
+        texts.append(str(item.get("message") or ""))
+        for inner in item.get("details") or []:
+            walk(inner, depth + 1)
+
+    code, message = aks_error(err)
+    walk({"code": code, "message": message, "details": _error_object(err).get("details")}, 0)
+    return codes - {""}, " ".join(texts)
+
+
+# "Busy, try again later": AKS runs one operation at a time per agent pool, and refuses
+# (409 OperationNotAllowed) a pool operation while another pool or the cluster is busy:
+# "Operation is not allowed: Another agentpool operation (nodepool1 - Creating) is in
+# progress, please wait for it to finish before starting a new operation." An operation it
+# accepted may instead end early, "preempted" (AKSOperationPreempted: "This operation has
+# been preempted by another operation with ID ...") or, in older clusters, Canceled: "The
+# operation was overriden and canceled by a later operation <id>." (sic). Any other 409
+# (ScopeLocked: a resource lock; "Cluster in a failed state") is permanent. Preemption by a
+# delete (AKSOperationPreemptedByDelete) is someone removing the pool: not retried.
+_BUSY_TEXT = re.compile(r"\bin progress\b|preempted by another operation"
+                        r"|canceled by a later operation", re.IGNORECASE)
+_PREEMPTED_CODES = frozenset({"AKSOperationPreempted"})
+_DELETED_TEXT = re.compile(r"preempted by delet", re.IGNORECASE)
+_OTHER_OPERATION = re.compile(r"another (?:agentpool )?operation \(([^)]*?) - [^)]*\)",
+                              re.IGNORECASE)
+
+
+def is_busy(err: Exception) -> bool:
+    """A 409, or an operation that ended early, saying "busy: try again later"."""
+    if not isinstance(err, HttpResponseError) or not (err.status_code == 409
+                                                      or lro_failed(err)):
+        return False
+    codes, text = _all_words(err)
+    if "AKSOperationPreemptedByDelete" in codes or _DELETED_TEXT.search(text):
+        return False
+    return bool(codes & _PREEMPTED_CODES) or _BUSY_TEXT.search(text) is not None
+
+
+def busy_scope(err: HttpResponseError, pool: str) -> str:
+    """"pool" when AKS names this pool as the one busy, else "cluster" (another pool, the
+    cluster, or a message that names none: running fewer writes at once can only help)."""
+    named = _OTHER_OPERATION.search(_all_words(err)[1])
+    return "pool" if named and pool and named[1].strip() == pool else "cluster"
 
 
 def lro_failed(err: HttpResponseError) -> bool:
@@ -74,17 +144,35 @@ def lro_failed(err: HttpResponseError) -> bool:
     return err.status_code is not None and err.status_code < 400
 
 
-def map_error(err: Exception, *, action: str, pool: str, auth: str,
-              endpoint: str) -> ProviderError:
+def _final_status(err: HttpResponseError) -> str:
+    """The status a long-running operation ended with (Failed, Canceled)."""
+    try:
+        body = json.loads(err.response.text()) if err.response is not None else None
+    except (ValueError, TypeError, AttributeError):
+        body = None
+    status = body.get("status") if isinstance(body, dict) else None
+    return str(status) if status else "Failed"
+
+
+def map_error(err: Exception, *, action: str, pool: str, auth: str, endpoint: str,
+              conflict_backoff: float = 5.0, conflict_timeout: float = 600.0) -> ProviderError:
     """The reconciler error for an SDK failure while ``action``-ing ``pool``.
 
-    Messages carry AKS's code and message, never a credential.
+    Messages carry AKS's code and message (and nested details), never a credential. A
+    "busy" answer becomes ``BusyError``, which the executor retries after
+    ``conflict_backoff`` seconds (doubling) for up to ``conflict_timeout``.
     """
     where = f"{action} pool '{pool}'" if pool else action
     if isinstance(err, ClientAuthenticationError) and err.response is None:
         return AuthError(f"could not get an Azure token with auth '{auth}':"
                          f" {_first_line(err.message)}; {SIGN_IN_REMEDY.get(auth, '')}"
                          " (RECONCILER_LOG=debug shows each credential's answer)")
+    if isinstance(err, HttpResponseError) and is_busy(err):
+        said = "another operation is still in progress" if err.status_code == 409 else \
+            f"AKS ended it {_final_status(err)} in favour of another operation"
+        return BusyError(f"cannot {where}: {said}: {aks_detail(err)}",
+                         scope=busy_scope(err, pool), retry_after=conflict_backoff,
+                         timeout=conflict_timeout)
     if isinstance(err, HttpResponseError) and err.status_code is not None:
         return _from_status(err, where, pool, auth)
     if isinstance(err, ServiceRequestError | ServiceResponseError):
@@ -97,10 +185,11 @@ def map_error(err: Exception, *, action: str, pool: str, auth: str,
 
 def _from_status(err: HttpResponseError, where: str, pool: str, auth: str) -> ProviderError:
     status = err.status_code or 0
-    code, message = aks_error(err)
-    detail = f"{message} ({code})" if code else message
+    code, _message = aks_error(err)
+    detail = aks_detail(err)
     if lro_failed(err):
-        return ProviderError(f"AKS could not {where}: the operation ended Failed: {detail}")
+        return ProviderError(f"AKS could not {where}: the operation ended"
+                             f" {_final_status(err)}: {detail}")
     if status == 403:
         return AuthError(f"the identity from auth '{auth}' is not authorised to {where}"
                          f" (HTTP 403): {detail}; it needs Azure Kubernetes Service"
@@ -115,11 +204,8 @@ def _from_status(err: HttpResponseError, where: str, pool: str, auth: str) -> Pr
         return StaleError(f"pool '{pool}' changed since the plan; run plan again")
     if status == 400 and code not in PROTOCOL_CODES:
         return ProviderValidationError(f"AKS rejected the request to {where}: {detail}")
-    if status == 409 and not is_conflict(err):
-        return ProviderError(f"cannot {where}: {detail}")  # e.g. ScopeLocked: not retried
-    if status == 409:
-        return ConflictError(f"cannot {where}: another operation is still in progress "
-                             f"after waiting: {detail}")
+    if status == 409:  # not "busy" (see is_busy): a lock, a failed cluster... not retried
+        return ProviderError(f"cannot {where}: AKS refused it (HTTP 409): {detail}")
     if status == 429:
         return ThrottledError(f"cannot {where}: AKS is throttling requests (HTTP 429), "
                               f"retries exhausted: {detail}")
@@ -156,28 +242,6 @@ def _drop_authorization(headers: Any) -> None:
         return
     for key in [k for k in headers if str(k).lower() == "authorization"]:
         del headers[key]
-
-
-def retry_conflicts(call: Callable[[], T], *, timeout: float, backoff: float,
-                    on_wait: Callable[[], None] | None = None,
-                    sleep: Callable[[float], None] = time.sleep) -> T:
-    """Run ``call``, waiting out 409 "operation in progress" answers for up to ``timeout``.
-
-    The last 409 is re-raised when the next wait would pass the deadline; ``on_wait`` is
-    told before each wait.
-    """
-    deadline = time.monotonic() + timeout
-    delay = max(backoff, 0.01)
-    while True:
-        try:
-            return call()
-        except HttpResponseError as err:
-            if not is_conflict(err) or time.monotonic() + delay > deadline:
-                raise
-        if on_wait:
-            on_wait()
-        sleep(delay)
-        delay = min(delay * 2, MAX_CONFLICT_BACKOFF)
 
 
 def _first_line(text: str | None) -> str:

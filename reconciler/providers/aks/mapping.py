@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,20 @@ def pool_from_arm(raw: dict[str, Any], location: str | None) -> NodePool:
         managed=owner == OWNER_TAG_VALUE,
         etag=props.get("eTag"),
     )
+
+
+def same_for_plan(before: dict[str, Any], after: dict[str, Any],
+                  location: str | None) -> bool:
+    """Whether two reads of a pool differ only in what AKS changes by itself: the count
+    while the autoscaler is on, provisioning state, versions, node image and eTag."""
+    def view(raw: dict[str, Any]) -> NodePool:
+        pool = pool_from_arm(raw, location)
+        scaling = pool.autoscaling
+        if scaling is not None and scaling.enabled:
+            scaling = Autoscaling(scaling.enabled, scaling.min, scaling.max)
+        return replace(pool, autoscaling=scaling, status=None)
+
+    return view(before) == view(after)
 
 
 def _extensions_from_arm(props: dict[str, Any], tags: dict[str, str]) -> dict | None:

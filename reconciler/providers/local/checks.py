@@ -114,7 +114,8 @@ def power_transition(name: str, live: dict[str, Any], new: dict[str, Any]) -> No
                                       for key in SCALING_PROPERTIES):
         raise AksApiError(400, "OperationNotAllowed", f"The agent pool '{name}' is stopped; "
                           "start it before changing its node count or autoscaler.")
-    new["powerState"] = {"code": now}
+    if now != was or "powerState" in new:
+        new["powerState"] = {"code": now}
 
 
 def property_change(key: str) -> AksApiError:
