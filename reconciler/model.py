@@ -175,9 +175,10 @@ class Capabilities:
     extension_namespace: str | None = None
     exported_extensions: tuple[str, ...] = ()
     # The provider's own rules, as small hooks its package supplies (none: no rules).
-    # validate: (field path in the pool, message) for each rule a file's pool breaks.
-    pool_problems: Callable[[dict[str, Any]], Iterable[tuple[tuple[str, ...], str]]] | None \
-        = None
+    # validate: (field path in the pool, message) for each rule a file's pool breaks; a
+    # path may name a list item by its index (("extensions", "eks", "taints", 1)).
+    pool_problems: Callable[[dict[str, Any]], Iterable[tuple[tuple[str | int, ...], str]]] \
+        | None = None
     # plan: a change refused on an existing pool beyond immutability (None: allowed).
     change_problem: Callable[[str, FieldChange], PlanError | None] | None = None
     # plan: rules on what pools are after the creates and updates (live values known).
