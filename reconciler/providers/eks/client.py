@@ -112,9 +112,9 @@ def _number(key: str, value: Any, kind: type) -> Any:
     return number
 
 
-def make_clients(settings: EksSettings) -> tuple[Any, Any]:
-    """(eks client, ec2 client) sharing one session: boto3's credential chain, the chosen
-    retry mode (which retries throttling and 5xx answers with backoff), the region."""
+def make_session(settings: EksSettings) -> Any:
+    """A boto3 session for the region, its credentials found through boto3's chain and
+    remembered as secrets (no output may ever show them)."""
     session = boto3.session.Session(region_name=settings.region)
     credentials = session.get_credentials()
     if credentials is None:
@@ -122,11 +122,16 @@ def make_clients(settings: EksSettings) -> tuple[Any, Any]:
     frozen = credentials.get_frozen_credentials()
     for secret in (frozen.secret_key, frozen.token):
         if secret:
-            remember(secret, SECRET_PLACEHOLDER)  # no output may ever show them
+            remember(secret, SECRET_PLACEHOLDER)
+    return session
+
+
+def make_client(session: Any, service: str, settings: EksSettings) -> Any:
+    """The ``eks`` or ``ec2`` client: the chosen retry mode (which retries throttling and
+    5xx answers with backoff), the region, the trusted endpoint if one is set."""
     config = Config(region_name=settings.region, user_agent_extra="reconciler",
                     retries={"mode": settings.retry_mode,
                              "max_attempts": settings.max_attempts},
                     connect_timeout=10, read_timeout=60, max_pool_connections=16)
-    eks = session.client("eks", endpoint_url=settings.endpoint_url, config=config)
-    ec2 = session.client("ec2", endpoint_url=settings.ec2_endpoint_url, config=config)
-    return eks, ec2
+    endpoint = settings.endpoint_url if service == "eks" else settings.ec2_endpoint_url
+    return session.client(service, endpoint_url=endpoint, config=config)

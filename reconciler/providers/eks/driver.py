@@ -29,7 +29,12 @@ from reconciler.errors import (
 )
 from reconciler.model import Capabilities, Cluster, NodePool
 from reconciler.providers.eks.capabilities import eks_capabilities
-from reconciler.providers.eks.client import EksSettings, make_clients, parse_settings
+from reconciler.providers.eks.client import (
+    EksSettings,
+    make_client,
+    make_session,
+    parse_settings,
+)
 from reconciler.providers.eks.errors import (
     is_in_use,
     is_not_found,
@@ -53,7 +58,8 @@ class EksDriver(Driver):
     def __init__(self, cluster: Cluster) -> None:
         super().__init__(cluster)
         self.settings: EksSettings = parse_settings(dict(cluster.settings))
-        self._clients: tuple[Any, Any] | None = None  # built on first use
+        self._session: Any = None  # built on first use: validation needs no credentials
+        self._clients: dict[str, Any] = {}
         self._listed: dict[str, dict[str, Any]] | None = None  # node groups as last described
         self._zone_of: dict[str, str] = {s: z for z, s in (self.settings.subnets or {}).items()}
         self._cluster_subnets: dict[str, str] | None = None  # subnet -> zone, by DescribeCluster
@@ -66,19 +72,21 @@ class EksDriver(Driver):
 
     @property
     def eks(self) -> Any:
-        """The boto3 EKS client (created lazily: validation needs no credentials)."""
-        return self._both()[0]
+        """The boto3 EKS client (created on first use)."""
+        return self._client("eks")
 
     @property
     def ec2(self) -> Any:
-        """The boto3 EC2 client (subnets and their zones)."""
-        return self._both()[1]
+        """The boto3 EC2 client, only for the zones of subnets the settings do not name."""
+        return self._client("ec2")
 
-    def _both(self) -> tuple[Any, Any]:
+    def _client(self, service: str) -> Any:
         with self._lock:  # parallel applies share the clients and their connection pools
-            if self._clients is None:
-                self._clients = make_clients(self.settings)
-            return self._clients
+            if self._session is None:
+                self._session = make_session(self.settings)
+            if service not in self._clients:
+                self._clients[service] = make_client(self._session, service, self.settings)
+            return self._clients[service]
 
     # -- the four operations -------------------------------------------------------------
 
