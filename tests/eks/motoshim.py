@@ -49,13 +49,16 @@ class Lifecycle:
     _deleting: dict[tuple[str, str], Nodegroup] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def slow(self, create_polls: int = 0, delete_polls: int = 0, update_polls: int = 0) -> None:
+        """How many polls operations started from now on take."""
+        with self._lock:
+            self.create_polls, self.delete_polls, self.update_polls = \
+                create_polls, delete_polls, update_polls
+
     def reset(self, **polls: int) -> None:
         """Forget every operation; set the poll counts (the rest back to 0)."""
+        self.slow(**polls)
         with self._lock:
-            self.create_polls = polls.pop("create_polls", 0)
-            self.delete_polls = polls.pop("delete_polls", 0)
-            self.update_polls = polls.pop("update_polls", 0)
-            assert not polls, polls
             self._pending.clear()
             self._updates.clear()
             self._update_polls.clear()

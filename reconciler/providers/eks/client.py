@@ -131,7 +131,7 @@ def make_client(session: Any, service: str, settings: EksSettings) -> Any:
     5xx answers with backoff), the region, the trusted endpoint if one is set."""
     config = Config(region_name=settings.region, user_agent_extra="reconciler",
                     retries={"mode": settings.retry_mode,
-                             "max_attempts": settings.max_attempts},
+                             "total_max_attempts": settings.max_attempts},
                     connect_timeout=10, read_timeout=60, max_pool_connections=16)
     endpoint = settings.endpoint_url if service == "eks" else settings.ec2_endpoint_url
     return session.client(service, endpoint_url=endpoint, config=config)
