@@ -89,6 +89,9 @@ def test_creates_send_one_write_each(eks: EksWorld) -> None:
     eks.apply(eks.write(WEB + BATCH))
     assert sorted(e.body["nodegroupName"] for e in eks.proxy.writes()) == ["batch", "web"]
     assert {e.operation for e in eks.proxy.writes()} == {"CreateNodegroup"}
+    # Parallel creates read the cluster's subnets (and their zones) once between them.
+    assert eks.proxy.count("DescribeCluster") == 1
+    assert eks.proxy.count("ec2:DescribeSubnets") == 1
 
 
 def test_in_place_changes_are_one_config_update_and_the_tag_calls(eks: EksWorld) -> None:

@@ -64,6 +64,7 @@ class EksDriver(Driver):
         self._zone_of: dict[str, str] = {s: z for z, s in (self.settings.subnets or {}).items()}
         self._cluster_subnets: dict[str, str] | None = None  # subnet -> zone, by DescribeCluster
         self._lock = threading.Lock()
+        self._subnets_lock = threading.Lock()
 
     @property
     def capabilities(self) -> Capabilities:
@@ -266,17 +267,15 @@ class EksDriver(Driver):
         """subnet -> zone: the settings' subnets, else the cluster's own (read once)."""
         if self.settings.subnets:
             return {subnet: zone for zone, subnet in self.settings.subnets.items()}
-        with self._lock:
-            cached = self._cluster_subnets
-        if cached is not None:
-            return cached
-        cluster = self.eks.describe_cluster(name=self.settings.cluster_name)["cluster"]
-        subnets = list((cluster.get("resourcesVpcConfig") or {}).get("subnetIds") or [])
-        zones = self._subnet_zones(subnets) if subnets else {}
-        with self._lock:
-            self._cluster_subnets = zones
-            self._zone_of.update(zones)
-        return zones
+        with self._subnets_lock:  # parallel creates: one DescribeCluster, not one each
+            if self._cluster_subnets is None:
+                cluster = self.eks.describe_cluster(name=self.settings.cluster_name)["cluster"]
+                subnets = list((cluster.get("resourcesVpcConfig") or {}).get("subnetIds") or [])
+                zones = self._subnet_zones(subnets) if subnets else {}
+                with self._lock:
+                    self._zone_of.update(zones)
+                self._cluster_subnets = zones
+            return self._cluster_subnets
 
     # -- waiting -------------------------------------------------------------------------
 
