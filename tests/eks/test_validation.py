@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from ekstesting import FAKE_SECRET, EksWorld
@@ -136,3 +137,13 @@ def test_a_missing_cluster_is_not_an_empty_one(eks: EksWorld) -> None:
     assert result.returncode == 1
     assert "EKS cluster 'prdo' was not found in region 'us-east-1'" in result.stderr
     assert eks.proxy.writes() == []
+
+
+def test_the_example_validates_and_plans_against_the_emulator(eks: EksWorld) -> None:
+    example = Path(__file__).parents[2] / "examples" / "eks.yaml"
+    checked = eks.cli("validate", str(example))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    pools = example.read_text().split("\npolicy:", 1)[1]
+    aimed = eks.write("", policy="policy:" + pools)  # the example's pools, our cluster
+    plan = eks.plan_json(aimed)
+    assert plan["errors"] == [] and plan["summary"]["create"] == 3
