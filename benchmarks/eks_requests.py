@@ -3,19 +3,18 @@
     python benchmarks/eks_requests.py [--pools 20] [--with-subnets]
 
 It starts what tests/eks start (moto's ThreadedMotoServer on 127.0.0.1 with the test
-shim, behind the recording HTTPS proxy), makes a VPC, a node role and a cluster, and runs
-the real CLI through a plan and the applies below, printing each AWS operation the proxy
-saw. moto finishes every operation at once, so each wait is one poll here; against EKS a
-create or delete polls DescribeNodegroup and an update DescribeUpdate every
-``pollingIntervalSeconds`` until done (a few minutes for a create). The floor each row is
-held to is printed beside it; exit 1 when a row is above its floor.
+shim, in a helper process, behind the recording HTTPS proxy), makes a VPC, a node role
+and a cluster, and runs the real CLI through a plan and the applies below, printing each
+AWS operation the proxy saw. moto finishes every operation at once, so each wait is one
+poll here; against EKS a create or delete polls DescribeNodegroup and an update
+DescribeUpdate every ``pollingIntervalSeconds`` until done (a few minutes for a create).
+The floor each row is held to is printed beside it; exit 1 when a row is above it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from collections import Counter
 from pathlib import Path
@@ -24,11 +23,9 @@ from tempfile import TemporaryDirectory
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "eks"))  # the moto shim, the proxy, EksWorld
 
-import motoshim  # noqa: E402
-import pytest  # noqa: E402  (MonkeyPatch, to install and undo the shim)
 from eksproxy import Proxy  # noqa: E402
 from ekstesting import CLUSTER, ZONES, EksWorld  # noqa: E402
-from moto.server import ThreadedMotoServer  # noqa: E402
+from motoserver import MotoProcess  # noqa: E402
 
 
 def pools_yaml(count: int, *, max_size: int, label: str) -> str:
@@ -63,15 +60,11 @@ def main() -> int:
                         help="name zone -> subnet in the settings (no EC2 call)")
     options = parser.parse_args()
     n = options.pools
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's access log
-    with pytest.MonkeyPatch.context() as mp, TemporaryDirectory() as tmp:
-        motoshim.install(mp)
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
-        proxy = Proxy(upstream=(host, port)).start()
+    with TemporaryDirectory() as tmp:
+        moto = MotoProcess()
+        proxy = Proxy(upstream=("127.0.0.1", moto.port)).start()
         try:
-            world = EksWorld(f"http://{host}:{port}", proxy, {}, "", Path(tmp))
+            world = EksWorld(moto, proxy, {}, "", Path(tmp))
             ec2 = world.client("ec2")
             vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
             world.subnets = {z: ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24",
@@ -108,7 +101,7 @@ def main() -> int:
                       "apply", str(gone), "--yes")
         finally:
             proxy.stop()
-            server.stop()
+            moto.stop()
     print("\nA plan is one ListNodegroups page per 100 node groups, one DescribeNodegroup"
           " each (concurrently) and, unless the settings name every subnet, one EC2"
           " DescribeSubnets. Each action is one write (a tag change adds TagResource /"

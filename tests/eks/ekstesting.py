@@ -12,10 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import motoshim
 from eksproxy import Proxy
-from moto.core import DEFAULT_ACCOUNT_ID
-from moto.eks.models import EKSBackend, eks_backends
+from motoserver import MotoProcess
 
 REGION = "us-east-1"
 CLUSTER = "prod"
@@ -31,11 +29,16 @@ FAST = {"pollingIntervalSeconds": 0, "conflictBackoffSeconds": 0.01,
 class EksWorld:
     """The emulated account: its cluster, subnets and role, and ways to reach them."""
 
-    moto_url: str
+    moto: MotoProcess
     proxy: Proxy
     subnets: dict[str, str]  # zone -> subnet id
     role_arn: str
     tmp: Path = field(default=Path("."))
+
+    @property
+    def moto_url(self) -> str:
+        """moto's own endpoint (plain HTTP): for seeding and inspecting, not recorded."""
+        return self.moto.url
 
     @property
     def url(self) -> str:
@@ -59,10 +62,6 @@ class EksWorld:
         return boto3.client(service, endpoint_url=self.moto_url, region_name=REGION,
                             aws_access_key_id=FAKE_KEY_ID, aws_secret_access_key=FAKE_SECRET)
 
-    @property
-    def backend(self) -> EKSBackend:
-        return eks_backends[DEFAULT_ACCOUNT_ID][REGION]
-
     def nodegroup(self, name: str) -> dict[str, Any]:
         """A node group as EKS describes it."""
         found: dict[str, Any] = self.client("eks").describe_nodegroup(
@@ -70,7 +69,15 @@ class EksWorld:
         return found
 
     def names(self) -> list[str]:
-        return sorted(self.backend.clusters[CLUSTER].nodegroups)
+        """The cluster's node groups, as EKS lists them."""
+        pages = self.client("eks").get_paginator("list_nodegroups").paginate(
+            clusterName=CLUSTER)
+        return sorted(name for page in pages for name in page["nodegroups"])
+
+    def create_many(self, names: list[str], zone: str = ZONES[0]) -> None:
+        """Node groups made at once inside moto (no request): for paging."""
+        self.moto.call("create_many", cluster=CLUSTER, names=names, role=self.role_arn,
+                       subnets=[self.subnets[zone]])
 
     def seed(self, name: str, *, zones: tuple[str, ...] = ZONES[:2], **kwargs: Any) -> None:
         """A node group made by someone else (console, eksctl): unmanaged unless tagged."""
@@ -116,10 +123,12 @@ class EksWorld:
         assert result.returncode == 0, result.stdout + result.stderr
         return result
 
-    def reset(self, **polls: int) -> None:
-        """No node groups, no faults, an empty log, operations done at once (or slowed)."""
-        cluster = self.backend.clusters[CLUSTER]
-        cluster.nodegroups.clear()
-        cluster.nodegroup_count = 0
-        motoshim.LIFECYCLE.reset(**polls)
+    def reset(self, **polls: Any) -> None:
+        """No node groups, no faults, an empty log, operations done at once (or slowed:
+        ``create_polls``, ``delete_polls``, ``update_polls``, ``create_issues``)."""
+        self.moto.call("reset", cluster=CLUSTER, **polls)
         self.proxy.clear()
+
+    def slow(self, **polls: Any) -> None:
+        """Operations started from now on take this many polls (the node groups stay)."""
+        self.moto.call("slow", **polls)

@@ -1,6 +1,7 @@
-"""A small, documented extension of moto 5.x's EKS emulator, installed in the test process
-next to the ThreadedMotoServer the tests start (the server's thread serves the same moto
-backend objects, so behaviour registered here is what boto3 meets over HTTP).
+"""A small, documented extension of moto 5.x's EKS emulator, installed in the process that
+runs the ThreadedMotoServer the tests start, next to it (the server's thread serves the
+same moto backend objects, so behaviour registered here is what boto3 meets over HTTP;
+``motoserver`` runs both in a helper process of the tests).
 
 Each item fills a gap between moto and EKS that the eks provider relies on; nothing here
 patches boto3 or reconciler:
@@ -13,10 +14,13 @@ patches boto3 or reconciler:
    same module-level dict, so updating one node group's sizes changed all of theirs.
 4. CreateNodegroup keeps ``updateConfig`` (moto drops the parameter).
 5. ListNodegroups on a missing cluster answers ResourceNotFoundException (moto: HTTP 500).
-6. Optional slowness (``Lifecycle``): like EKS, a new node group is CREATING, a deleted one
+6. UntagResource removes every key it is given (moto reads only the first ``tagKeys``
+   value of the query string, so ``tagKeys=a&tagKeys=b`` removed ``a`` alone).
+7. Optional slowness (``Lifecycle``): like EKS, a new node group is CREATING, a deleted one
    DELETING and an update InProgress for the first few DescribeNodegroup / DescribeUpdate
    calls, and UpdateNodegroupConfig meets ResourceInUseException while another update of
-   the node group is in progress. moto itself finishes every operation at once.
+   the node group is in progress; ``create_issues`` makes new node groups end
+   CREATE_FAILED with those health issues. moto itself finishes every operation at once.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from moto.core.responses import ActionResult
+from moto.core.responses import ActionResult, EmptyResult
 from moto.eks import urls as eks_urls
 from moto.eks.exceptions import ResourceInUseException, ResourceNotFoundException
 from moto.eks.models import EKSBackend, Nodegroup
@@ -43,17 +47,20 @@ class Lifecycle:
     create_polls: int = 0
     delete_polls: int = 0
     update_polls: int = 0
+    create_issues: list[dict[str, Any]] = field(default_factory=list)
     _pending: dict[tuple[str, str], int] = field(default_factory=dict)
     _updates: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> update
     _update_polls: dict[str, int] = field(default_factory=dict)
     _deleting: dict[tuple[str, str], Nodegroup] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def slow(self, create_polls: int = 0, delete_polls: int = 0, update_polls: int = 0) -> None:
-        """How many polls operations started from now on take."""
+    def slow(self, create_polls: int = 0, delete_polls: int = 0, update_polls: int = 0,
+             create_issues: list[dict[str, Any]] | None = None) -> None:
+        """How many polls operations started from now on take (and how creates end)."""
         with self._lock:
             self.create_polls, self.delete_polls, self.update_polls = \
                 create_polls, delete_polls, update_polls
+            self.create_issues = list(create_issues or [])
 
     def reset(self, **polls: int) -> None:
         """Forget every operation; set the poll counts (the rest back to 0)."""
@@ -83,7 +90,7 @@ def _nodegroup_by_arn(backend: EKSBackend, arn: str) -> Nodegroup | None:
 
 def install(mp: pytest.MonkeyPatch) -> None:
     """Register the extensions (undone when ``mp`` is)."""
-    # 1. tags on node groups
+    # 1. tags on node groups (and 6. every key untagged)
     original_tag, original_untag, original_list = (
         EKSBackend.tag_resource, EKSBackend.untag_resource, EKSBackend.list_tags_for_resource)
 
@@ -107,11 +114,17 @@ def install(mp: pytest.MonkeyPatch) -> None:
         return dict(nodegroup.tags) if nodegroup is not None else \
             original_list(self, resource_arn)
 
+    def untag_resource_response(self: EKSResponse) -> Any:
+        keys = self.querystring.get("tagKeys") or []  # every value, not just the first
+        self.eks_backend.untag_resource(self._extract_arn_from_path(), list(keys))
+        return EmptyResult()
+
+    mp.setattr(EKSResponse, "untag_resource", untag_resource_response)
     mp.setattr(EKSBackend, "tag_resource", tag_resource)
     mp.setattr(EKSBackend, "untag_resource", untag_resource)
     mp.setattr(EKSBackend, "list_tags_for_resource", list_tags_for_resource)
 
-    # 2. DescribeUpdate, and (6) updates that take a while and make the node group busy
+    # 2. DescribeUpdate, and (7) updates that take a while and make the node group busy
     original_update = EKSBackend.update_nodegroup_config
 
     def update_nodegroup_config(self: EKSBackend, cluster_name: str, nodegroup_name: str,
@@ -168,7 +181,7 @@ def install(mp: pytest.MonkeyPatch) -> None:
 
     mp.setattr(Nodegroup, "__init__", nodegroup_init)
 
-    # 4. CreateNodegroup keeps updateConfig; (6) a new node group is CREATING for a while
+    # 4. CreateNodegroup keeps updateConfig; (7) a new node group is CREATING for a while
     original_create = EKSResponse.create_nodegroup
 
     def create_nodegroup(self: EKSResponse) -> ActionResult:
@@ -178,7 +191,10 @@ def install(mp: pytest.MonkeyPatch) -> None:
         if self._get_param("updateConfig"):
             nodegroup.update_config = self._get_param("updateConfig")
         with LIFECYCLE._lock:
-            if LIFECYCLE.create_polls:
+            if LIFECYCLE.create_issues:
+                nodegroup.status = "CREATE_FAILED"
+                nodegroup.health = {"issues": copy.deepcopy(LIFECYCLE.create_issues)}
+            elif LIFECYCLE.create_polls:
                 nodegroup.status = "CREATING"
                 LIFECYCLE._pending[(cluster.name, nodegroup.nodegroup_name)] = \
                     LIFECYCLE.create_polls
@@ -198,7 +214,7 @@ def install(mp: pytest.MonkeyPatch) -> None:
 
     mp.setattr(EKSBackend, "list_nodegroups", list_nodegroups)
 
-    # 6. node groups that take a while to become ACTIVE or to go away
+    # 7. node groups that take a while to become ACTIVE or to go away
     original_describe = EKSBackend.describe_nodegroup
     original_delete = EKSBackend.delete_nodegroup
 

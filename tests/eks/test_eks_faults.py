@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import motoshim
 from ekstesting import CLUSTER, FAKE_SECRET, EksWorld
 
 WEB = """\
@@ -84,7 +83,7 @@ def test_a_busy_node_group_is_waited_out(eks: EksWorld) -> None:
 
 def test_a_node_group_busy_for_too_long_is_reported_as_in_progress(eks: EksWorld) -> None:
     eks.apply(eks.write(WEB))
-    motoshim.LIFECYCLE.slow(update_polls=1000)  # someone else's update, not finishing
+    eks.slow(update_polls=1000)  # someone else's update, not finishing
     eks.client("eks").update_nodegroup_config(
         clusterName=CLUSTER, nodegroupName="web", labels={"addOrUpdateLabels": {"a": "b"}})
     out = failed(eks, "apply", str(eks.write(WEB.replace("max: 3", "max: 5"),
@@ -106,20 +105,9 @@ def test_eks_refusing_a_create_is_one_line_naming_the_field(eks: EksWorld) -> No
 
 
 def test_a_failed_create_reports_eks_s_health_issues(eks: EksWorld) -> None:
-    original = eks.backend.create_nodegroup
-
-    def failing(*args: object, **kwargs: object) -> object:
-        group = original(*args, **kwargs)  # type: ignore[arg-type]
-        group.status = "CREATE_FAILED"
-        group.health = {"issues": [{"code": "Ec2SubnetInvalidConfiguration",
-                                    "message": "no public IPs", "resourceIds": ["subnet-1"]}]}
-        return group
-
-    eks.backend.create_nodegroup = failing  # type: ignore[method-assign]
-    try:
-        out = failed(eks, "apply", str(eks.write(WEB)), "--yes")
-    finally:
-        del eks.backend.create_nodegroup
+    eks.reset(create_issues=[{"code": "Ec2SubnetInvalidConfiguration",
+                              "message": "no public IPs", "resourceIds": ["subnet-1"]}])
+    out = failed(eks, "apply", str(eks.write(WEB)), "--yes")
     assert "EKS could not create pool 'web': the node group is CREATE_FAILED" \
         " (Ec2SubnetInvalidConfiguration: no public IPs)" in out
 

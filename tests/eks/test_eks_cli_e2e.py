@@ -133,6 +133,14 @@ def test_an_update_sends_exactly_the_differences(eks: EksWorld) -> None:
     assert writes[1].body == {"tags": {"owner": "web-team"}}
 
 
+def test_tags_removed_from_the_file_are_removed_from_the_node_group(eks: EksWorld) -> None:
+    three = WEB.replace('tags: {cost-center: "42"}', "tags: {a: '1', b: '2', c: '3'}")
+    eks.apply(eks.write(three))
+    eks.proxy.clear()
+    converge(eks, eks.write(three.replace("tags: {a: '1', b: '2', c: '3'}", "tags: {c: '3'}")))
+    assert eks.nodegroup("web")["tags"] == {"c": "3", "managed-by": "reconciler"}
+
+
 def test_nothing_to_change_sends_nothing(eks: EksWorld) -> None:
     path = eks.write(WEB)
     eks.apply(path)
@@ -269,12 +277,7 @@ def test_saved_plan_applies_and_a_changed_node_group_refuses_it(eks: EksWorld) -
 
 
 def test_many_node_groups_are_listed_over_pages(eks: EksWorld) -> None:
-    for index in range(105):
-        eks.backend.create_nodegroup(cluster_name=CLUSTER, node_role=eks.role_arn,
-                                     nodegroup_name=f"ng{index:03d}",
-                                     subnets=[eks.subnets[ZONES[0]]],
-                                     scaling_config={"minSize": 1, "maxSize": 2,
-                                                     "desiredSize": 1})
+    eks.create_many([f"ng{index:03d}" for index in range(105)])
     plan = eks.plan_json(eks.write(maxNodegroups=200))
     assert len(plan["unmanaged"]) == 105
     assert eks.proxy.count("ListNodegroups") == 2
