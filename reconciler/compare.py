@@ -36,7 +36,7 @@ def desired_view(pool: NodePool, caps: Capabilities) -> dict[str, Any]:
         if value is not None:
             view[_SCALAR_KEYS[attr]] = _fold(attr, value)
     if pool.zones is not None:
-        view["zones"] = _zones_view(pool.zones, caps.location)
+        view["zones"] = _zones_view(pool.zones, caps)
     if pool.labels is not None:
         view["labels"] = user_labels(pool.labels, caps)
     if pool.autoscaling is not None:
@@ -57,7 +57,7 @@ def live_view(pool: NodePool, shape: dict[str, Any], caps: Capabilities) -> dict
             value = getattr(pool, attr)
             view[key] = _fold(attr, value if value is not None or key != "priority" else "regular")
     if "zones" in shape:
-        view["zones"] = _zones_view(pool.zones or (), caps.location)
+        view["zones"] = _zones_view(pool.zones or (), caps)
     if "labels" in shape:
         view["labels"] = user_labels(pool.labels or {}, caps)
     if "autoscaling" in shape:
@@ -214,8 +214,12 @@ def user_labels(labels: dict[str, str], caps: Capabilities) -> dict[str, str]:
             and not any(key.startswith(prefix) for prefix in caps.reserved_label_prefixes)}
 
 
-def _zones_view(zones: tuple[str, ...], location: str | None) -> list[str]:
-    """Zones as a sorted set; without a location only the zone number can be compared."""
+def _zones_view(zones: tuple[str, ...], caps: Capabilities) -> list[str]:
+    """Zones as a sorted set in the provider's canonical form; for zone numbers without a
+    location, only the number can be compared."""
+    if caps.canonical_zone is not None:
+        return sorted({caps.canonical_zone(zone) for zone in zones})
+    location = caps.location
     if location:
         return list(normalize_zones(zones, location))
     return sorted({to_provider_zone(zone) for zone in zones})

@@ -29,8 +29,9 @@ def immutable_errors(pool: str, changes: Sequence[FieldChange],
 def guard_errors(desired: DesiredState, live: Sequence[NodePool], creates: Sequence[Action],
                  updates: Sequence[Action], deletes: Sequence[Action],
                  caps: Capabilities) -> list[PlanError]:
-    """Deletes of protected pools, plans that would leave no system pool, system pools
-    without nodes, and clusters past the provider's pool limit."""
+    """Deletes of protected pools, plans that would leave no system pool (where the
+    provider has system pools), system pools without nodes, and clusters past the
+    provider's pool limit."""
     protected = set(desired.protect)
     errors = [
         PlanError(action.pool, None, None, None,
@@ -42,6 +43,8 @@ def guard_errors(desired: DesiredState, live: Sequence[NodePool], creates: Seque
     if caps.action_problems is not None:
         errors += caps.action_problems(creates, updates)
     errors += _pool_limit_errors(live, creates, deletes, caps)
+    if "system" not in caps.modes:  # no system pools to keep (EKS node groups)
+        return errors
     return errors + _system_pool_errors(desired, live, creates, updates, deletes)
 
 

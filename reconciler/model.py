@@ -19,6 +19,7 @@ OWNER_TAG_VALUE = "reconciler"
 POOL_LABEL = "kompox.dev/node-pool"
 ZONE_LABEL = "kompox.dev/node-zone"
 DRIVER_LABELS = (POOL_LABEL, ZONE_LABEL)
+MODES = ("system", "user")  # the model's pool modes (a provider may have fewer)
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,7 @@ class Capabilities:
     ``immutable_fields`` holds plan field paths (``("instanceType",)``, ``("zones",)``,
     ``("extensions", "aks", "maxPods")``...) that cannot change on an existing pool.
     ``location`` is the region used to write zones in the model's ``<region>-<n>`` form.
+    Every default keeps the rules the core had before providers other than AKS existed.
     """
 
     immutable_fields: frozenset[tuple[str, ...]] = frozenset()
@@ -175,9 +177,10 @@ class Capabilities:
     # extension values export leaves out because they are the provider's default
     export_defaults: dict[str, Any] = field(default_factory=dict)
     # The provider's own rules, as small hooks its package supplies (none: no rules).
-    # validate: (field path in the pool, message) for each rule a file's pool breaks.
-    pool_problems: Callable[[dict[str, Any]], Iterable[tuple[tuple[str, ...], str]]] | None \
-        = None
+    # validate: (field path in the pool, message) for each rule a file's pool breaks; a
+    # path may name a list item by its index (("extensions", "eks", "taints", 1)).
+    pool_problems: Callable[[dict[str, Any]], Iterable[tuple[tuple[str | int, ...], str]]] \
+        | None = None
     # plan: a change refused on an existing pool beyond immutability (None: allowed).
     change_problem: Callable[[str, FieldChange], PlanError | None] | None = None
     # plan: rules on what pools are after the creates and updates (live values known).
@@ -196,6 +199,19 @@ class Capabilities:
     # (AKS: the scaling of a stopped pool), given (desired, live); None: none.
     frozen_fields: Callable[[NodePool, NodePool], tuple[tuple[str, ...], str] | None] | None \
         = None
+
+    # The provider's name in messages about what it lacks (None: "this provider").
+    provider: str | None = None
+    # The modes its pools can have: a file naming another is a located error, and the
+    # system-pool rules (a cluster keeps one) apply only where "system" is one of them.
+    modes: tuple[str, ...] = MODES
+    # Pool fields with no meaning for the provider, each with why: a located error where set.
+    unsupported_fields: tuple[tuple[str, str], ...] = ()
+    # Zones in the provider's own words (EKS: availability zone names): the problem with one
+    # as written (None: fine) and its canonical form, compared, exported and labelled. None:
+    # zone numbers, as ``n`` or ``<region>-<n>`` (``reconciler.zones``).
+    zone_problem: Callable[[str], str | None] | None = None
+    canonical_zone: Callable[[str], str] | None = None
 
 
 def driver_label_defaults(pool: NodePool, caps: Capabilities) -> dict[str, str]:

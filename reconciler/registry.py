@@ -21,6 +21,7 @@ PROVIDERS: dict[str, tuple[str, str]] = {
     "local": ("reconciler.providers.local", "reconciler.providers.local.driver:LocalDriver"),
     "aks": ("reconciler.providers.aks", "reconciler.providers.aks.driver:AksDriver"),
     "k3s": ("reconciler.providers.k3s", "reconciler.providers.k3s:K3sDriver"),
+    "eks": ("reconciler.providers.eks", "reconciler.providers.eks.driver:EksDriver"),
 }
 
 

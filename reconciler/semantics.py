@@ -11,7 +11,8 @@ from typing import Any
 from reconciler.diagnostics import Diagnostic, Location, Path
 from reconciler.document import LocatedDocument
 from reconciler.escape import describe_char, first_unsafe
-from reconciler.model import DRIVER_LABELS, Capabilities
+from reconciler.model import DRIVER_LABELS, MODES, Capabilities
+from reconciler.schema import schema
 
 # Where a field of the pool being checked is written, and its path: at("autoscaling", "min").
 At = Callable[..., tuple[Location, Path]]
@@ -111,6 +112,7 @@ def _check_pool(doc: LocatedDocument, path: Path, pool: dict[str, Any], caps: Ca
     if isinstance(name, str):
         yield from _check_name(name, pool, caps, at, first_seen, doc)
     yield from _check_autoscaling(pool, at)
+    yield from _check_meaning(pool, caps, at)
     if caps.pool_problems is not None:  # the provider's own rules (AKS: spot, Windows)
         for field, message in caps.pool_problems(pool):
             yield Diagnostic(*at(*field), message, rule=_provider_rule(caps))
@@ -166,7 +168,36 @@ def _check_autoscaling(pool: dict[str, Any], at: At) -> Iterator[Diagnostic]:
                          f" desired is {desired}", rule="semantic/system-pool-nodes")
 
 
+def _check_meaning(pool: dict[str, Any], caps: Capabilities, at: At) -> Iterator[Diagnostic]:
+    """Fields, modes and extension namespaces the cluster's provider has no use for."""
+    provider = f"provider '{caps.provider}'" if caps.provider else "this provider"
+    mode = pool.get("mode")
+    if isinstance(mode, str) and mode.lower() in MODES and mode.lower() not in caps.modes:
+        yield Diagnostic(*at("mode"), f"mode '{mode}' has no meaning for {provider}: its pools"
+                         f" are {' or '.join(caps.modes)} pools; remove mode")
+    for field, why in caps.unsupported_fields:
+        if field in pool:
+            yield Diagnostic(*at(field), f"{field} has no meaning for {provider}: {why};"
+                             " remove it")
+    extensions = pool.get("extensions")
+    if caps.extension_namespace and isinstance(extensions, dict):
+        for key in extensions:
+            if key != caps.extension_namespace and key in _extension_namespaces():
+                yield Diagnostic(*at("extensions", key, key=True), f"extensions.{key} is not"
+                                 f" for {provider}; its own fields go under"
+                                 f" extensions.{caps.extension_namespace}")
+
+
+def _extension_namespaces() -> set[str]:
+    """The providers' extension namespaces the schema knows (others are its to report)."""
+    pool = schema().get("$defs", {}).get("nodePool", {})
+    return set(pool.get("properties", {}).get("extensions", {}).get("properties", {}))
+
+
 def _check_zones(zones: list[Any], caps: Capabilities, at: At) -> Iterator[Diagnostic]:
+    if caps.zone_problem is not None and caps.canonical_zone is not None:
+        yield from _check_provider_zones(zones, caps.zone_problem, caps.canonical_zone, at)
+        return
     seen: dict[str, Any] = {}
     for index, zone in enumerate(zones):
         if isinstance(zone, bool) or not isinstance(zone, str | int):
@@ -186,6 +217,24 @@ def _check_zones(zones: list[Any], caps: Capabilities, at: At) -> Iterator[Diagn
                              f" ({_shown(seen[number])} and {_shown(zone)})",
                              rule="semantic/zone-duplicate")
         seen.setdefault(number, zone)
+
+
+def _check_provider_zones(zones: list[Any], problem_of: Callable[[str], str | None],
+                          canonical: Callable[[str], str], at: At) -> Iterator[Diagnostic]:
+    """Zones in the provider's own words, checked by its hooks; each zone listed once."""
+    seen: dict[str, Any] = {}
+    for index, zone in enumerate(zones):
+        if isinstance(zone, bool) or not isinstance(zone, str | int):
+            continue  # the schema reports the type
+        problem = problem_of(str(zone))
+        if problem:
+            yield Diagnostic(*at("zones", index), f"invalid zone {_shown(zone)}: {problem}")
+            continue
+        key = canonical(str(zone))
+        if key in seen and seen[key] != zone:
+            yield Diagnostic(*at("zones", index), f"zone {key} is listed twice"
+                             f" ({_shown(seen[key])} and {_shown(zone)})")
+        seen.setdefault(key, zone)
 
 
 def _shown(zone: Any) -> str:

@@ -77,3 +77,23 @@ def test_the_azure_sdk_is_imported_by_the_aks_driver_side_only() -> None:
     importers = {name for name, path in modules().items()
                  if any(t.split(".")[0] == "azure" for t in imports(path))}
     assert importers <= allowed and importers
+
+
+def test_boto3_is_imported_by_the_eks_driver_side_only() -> None:
+    allowed = {"reconciler.providers.eks.driver", "reconciler.providers.eks.client",
+               "reconciler.providers.eks.errors"}
+    importers = {name for name, path in modules().items()
+                 if any(t.split(".")[0] in ("boto3", "botocore") for t in imports(path))}
+    assert importers <= allowed and importers
+
+
+def test_eks_capabilities_load_without_boto3() -> None:
+    """validate never loads a cloud SDK: the eks rules come from its light package."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from reconciler.registry import capabilities_for;"
+            " caps = capabilities_for('eks', {'region': 'us-east-1'});"
+            " assert caps.provider == 'eks' and caps.modes == ('user',);"
+            " assert not {'boto3', 'botocore'} & set(sys.modules), 'SDK loaded'")
+    subprocess.run([sys.executable, "-c", code], check=True)
