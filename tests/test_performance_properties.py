@@ -141,7 +141,9 @@ def test_apply_waits_out_another_operation_on_the_pool(aks_emulator: EmulatorSes
     path = aks_emulator.write_desired(tmp_path / "pools.yaml", pools_yaml(["batch"]) +
                                       "    labels: {team: b}\n")
     # Someone else's operation (an upgrade, the portal) is running on the pool.
-    aks_emulator.cluster.put_pool("batch", {"properties": {"count": 1}})
+    body = aks_emulator.store.get("batch")
+    body["properties"]["count"] = 1
+    aks_emulator.cluster.put_pool("batch", body)
     planned = plan_file(str(path))  # sees the pool's new eTag, Updating
     aks_emulator.request_log.clear()
     events = RecordingEvents()

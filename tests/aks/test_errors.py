@@ -55,7 +55,9 @@ def test_last_system_pool_delete_is_a_validation_error(aks: EmulatorSession,
 
 def test_concurrent_change_is_stale(aks: EmulatorSession, driver: AksDriver) -> None:
     planned = driver.list(name="batch")[0]
-    aks.store.put("batch", {"properties": {"count": 3}})  # someone else changes it
+    body = aks.store.get("batch")
+    body["properties"]["count"] = 3
+    aks.store.put("batch", body)  # someone else changes it
     with pytest.raises(StaleError, match="pool 'batch' changed since the plan; run plan"):
         driver.update(NodePool(name="batch", autoscaling=Autoscaling(desired=4),
                                etag=planned.etag))
@@ -67,7 +69,9 @@ def test_concurrent_change_is_stale(aks: EmulatorSession, driver: AksDriver) -> 
 def test_a_busy_pool_is_reported_busy_at_once_for_the_executor_to_retry(
         aks: EmulatorSession, driver: AksDriver) -> None:
     aks.config.lro_seconds = 5
-    aks.cluster.put_pool("batch", {"properties": {"count": 3}})  # someone else's operation
+    body = aks.store.get("batch")
+    body["properties"]["count"] = 3
+    aks.cluster.put_pool("batch", body)  # someone else's operation
     with pytest.raises(BusyError) as caught:
         driver.update(NodePool(name="batch", labels={"team": "b"}))  # lists the new eTag first
     assert caught.value.scope == "pool"  # AKS named this pool: fewer writes would not help

@@ -16,6 +16,19 @@ def body(**props: object) -> dict:
     return {"properties": dict(props)}
 
 
+def edit(store: AgentPoolStore, name: str, **props: object) -> dict:
+    """The PUT body a client sends to change ``props`` (None: remove) of pool ``name``: the
+    pool as it is, with those changes, since a PUT replaces the pool (ARM semantics); a
+    plain body for a pool that does not exist yet."""
+    live = store.get(name)
+    if live is None:
+        return body(**props)
+    current = {k: v for k, v in live["properties"].items()
+               if k not in {"eTag", "provisioningState", "currentOrchestratorVersion"}}
+    current.update(props)
+    return {"properties": {k: v for k, v in current.items() if v is not None}}
+
+
 @pytest.fixture
 def store() -> AgentPoolStore:
     """A cluster with one System pool and one User pool."""
@@ -58,7 +71,7 @@ def test_spot_example_request_gains_the_server_noise() -> None:
     assert props["nodeTaints"] == ["Key1=Value1:NoSchedule", SPOT_TAINT]
     assert (props["spotMaxPrice"], props["scaleSetEvictionPolicy"]) == (-1, "Delete")
     # Rewriting the labels does not remove the server's spot label.
-    again, created = store.put("agentpool1", body(nodeLabels={}))
+    again, created = store.put("agentpool1", edit(store, "agentpool1", nodeLabels={}))
     assert created is False
     assert again["properties"]["nodeLabels"] == {"kubernetes.azure.com/scalesetpriority": "spot"}
 
@@ -66,14 +79,14 @@ def test_spot_example_request_gains_the_server_noise() -> None:
 def test_every_write_gets_a_new_etag(store: AgentPoolStore) -> None:
     seen = {store.get("user")["properties"]["eTag"]}
     for count in (1, 2, 2):  # even a write that changes nothing
-        seen.add(store.put("user", body(count=count))[0]["properties"]["eTag"])
+        seen.add(store.put("user", edit(store, "user", count=count))[0]["properties"]["eTag"])
     assert len(seen) == 4
 
 
 def test_if_match_accepts_the_current_etag_only(store: AgentPoolStore) -> None:
     etag = store.get("user")["properties"]["eTag"]
-    store.put("user", body(count=3), if_match=etag)
-    rejects(lambda: store.put("user", body(count=4), if_match=etag),
+    store.put("user", edit(store, "user", count=3), if_match=etag)
+    rejects(lambda: store.put("user", edit(store, "user", count=4), if_match=etag),
             412, "PreconditionFailed", "eTag")
     rejects(lambda: store.delete("user", if_match=etag), 412, "PreconditionFailed", "eTag")
     rejects(lambda: store.put("ghost", body(), if_match=etag), 412, "PreconditionFailed", "")
@@ -82,9 +95,9 @@ def test_if_match_accepts_the_current_etag_only(store: AgentPoolStore) -> None:
 
 
 def test_if_none_match_star_refuses_an_existing_pool(store: AgentPoolStore) -> None:
-    rejects(lambda: store.put("user", body(), if_none_match="*"),
+    rejects(lambda: store.put("user", edit(store, "user", ), if_none_match="*"),
             412, "PreconditionFailed", "already exists")
-    assert store.put("fresh", body(), if_none_match="*")[1] is True
+    assert store.put("fresh", edit(store, "fresh", ), if_none_match="*")[1] is True
 
 
 @pytest.mark.parametrize(("name", "props", "message"), [
@@ -102,7 +115,7 @@ def test_if_none_match_star_refuses_an_existing_pool(store: AgentPoolStore) -> N
      "minCount is invalid"),
 ])
 def test_create_rejects_what_aks_rejects(store: AgentPoolStore, name, props, message) -> None:
-    rejects(lambda: store.put(name, body(**props)), 400, "InvalidParameter", message)
+    rejects(lambda: store.put(name, edit(store, name, **props)), 400, "InvalidParameter", message)
     assert store.get(name) is None
 
 
@@ -117,37 +130,77 @@ def test_windows_pool_with_a_short_name_is_fine(store: AgentPoolStore) -> None:
 ])
 def test_immutable_properties_cannot_change(store: AgentPoolStore, prop, value) -> None:
     before = store.get("system")
-    rejects(lambda: store.put("system", body(**{prop: value})),
+    rejects(lambda: store.put("system", edit(store, "system", **{prop: value})),
             400, "PropertyChangeNotAllowed", f"Changing property '{prop}' is not allowed.")
     assert store.get("system") == before
 
 
 def test_resending_immutable_values_is_fine(store: AgentPoolStore) -> None:
-    pool, _ = store.put("system", body(availabilityZones=["2", "1"], vmSize="Standard_DS2_v2",
-                                       osDiskSizeGB=128, count=3))
+    pool, _ = store.put("system", edit(store, "system", availabilityZones=["2", "1"],
+                                       vmSize="Standard_DS2_v2", osDiskSizeGB=128, count=3))
     assert pool["properties"]["count"] == 3
 
 
 def test_os_sku_moves_only_between_ubuntu_and_azure_linux(store: AgentPoolStore) -> None:
-    assert store.put("user", body(osSKU="AzureLinux"))[0]["properties"]["osSKU"] == "AzureLinux"
-    rejects(lambda: store.put("user", body(osSKU="Windows2022")),
+    moved = store.put("user", edit(store, "user", osSKU="AzureLinux"))[0]
+    assert moved["properties"]["osSKU"] == "AzureLinux"
+    rejects(lambda: store.put("user", edit(store, "user", osSKU="Windows2022")),
             400, "PropertyChangeNotAllowed", "'osSKU'")
 
 
 def test_orchestrator_version_upgrades_only(store: AgentPoolStore) -> None:
-    store.put("user", body(orchestratorVersion="1.31.1"))
-    rejects(lambda: store.put("user", body(orchestratorVersion="1.30.2")),
-            400, "OperationNotAllowed", "from '1.31.1' to '1.30.2'")
-    kept = store.put("user", body(orchestratorVersion=""))[0]["properties"]
-    assert (kept["orchestratorVersion"], kept["currentOrchestratorVersion"]) == ("1.31.1",) * 2
+    store.put("old", body(orchestratorVersion="1.29.4"))
+    store.put("old", edit(store, "old", orchestratorVersion="1.30.2"))
+    rejects(lambda: store.put("old", edit(store, "old", orchestratorVersion="1.29.4")),
+            400, "OperationNotAllowed", "from '1.30.2' to '1.29.4'")
+    kept = store.put("old", edit(store, "old", orchestratorVersion=""))[0]["properties"]
+    assert (kept["orchestratorVersion"], kept["currentOrchestratorVersion"]) == ("1.30.2",) * 2
+
+
+@pytest.mark.parametrize(("version", "words"), [
+    ("1.31.1", "newer than the control plane's 1.30.2"),
+    ("1.30.3", "newer than the control plane's 1.30.2"),
+    ("1.27.9", "more than 2 minor versions behind")])
+def test_pool_versions_stay_within_the_control_plane_skew(store: AgentPoolStore, version: str,
+                                                          words: str) -> None:
+    rejects(lambda: store.put("new", body(orchestratorVersion=version)), 400,
+            "NodePoolMcVersionIncompatible", words)
+    store.put("new", body(orchestratorVersion="1.28.0"))  # two minor versions behind: fine
+
+
+def test_aks_refuses_reserved_label_domains_and_spot_surge(store: AgentPoolStore) -> None:
+    for key in ("kubernetes.io/role", "node-role.kubernetes.io/worker", "k8s.io/x"):
+        rejects(lambda key=key: store.put("user", edit(store, "user", nodeLabels={key: "a"})),
+                400, "InvalidParameter", "kubernetes.io or k8s.io prefix are reserved")
+    store.put("user", edit(store, "user", nodeLabels={"example.com/kubernetes.io": "a"}))
+    rejects(lambda: store.put("spot", body(scaleSetPriority="Spot",
+                                           upgradeSettings={"maxSurge": "1"})),
+            400, "InvalidParameter", "maxSurge is not supported for Spot")
+
+
+def test_a_count_outside_the_autoscaler_bounds_is_refused(store: AgentPoolStore) -> None:
+    rejects(lambda: store.put("user", edit(store, "user", enableAutoScaling=True, minCount=1,
+                                           maxCount=3, count=5)),
+            400, "InvalidParameter", "must be between minCount (1) and maxCount (3)")
+
+
+def test_a_put_replaces_the_pool(store: AgentPoolStore) -> None:
+    """ARM semantics: what a PUT body leaves out takes AKS's default again (an immutable
+    property that then differs is refused), it is not kept from before."""
+    store.put("user", edit(store, "user", tags={"t": "1"}, nodeTaints=["a=b:NoSchedule"]))
+    props = store.put("user", edit(store, "user", tags=None, nodeTaints=None))[0]["properties"]
+    assert "tags" not in props and "nodeTaints" not in props
+    rejects(lambda: store.put("user", body(count=2)), 400, "PropertyChangeNotAllowed",
+            "'vmSize'")  # Standard_D8s_v5 was left out: the default would be another size
 
 
 def test_the_last_system_pool_stays_system(store: AgentPoolStore) -> None:
-    rejects(lambda: store.put("system", body(mode="User")), 400, "OperationNotAllowed",
-            LAST_SYSTEM)
+    rejects(lambda: store.put("system", edit(store, "system", mode="User")), 400,
+            "OperationNotAllowed", LAST_SYSTEM)
     rejects(lambda: store.delete("system"), 400, "OperationNotAllowed", LAST_SYSTEM)
-    store.put("user", body(mode="System", count=1))
-    assert store.put("system", body(mode="User"))[0]["properties"]["mode"] == "User"
+    store.put("user", edit(store, "user", mode="System", count=1))
+    demoted = store.put("system", edit(store, "system", mode="User"))[0]
+    assert demoted["properties"]["mode"] == "User"
     rejects(lambda: store.delete("user"), 400, "OperationNotAllowed", LAST_SYSTEM)
     assert store.delete("system") is True
 
@@ -162,12 +215,12 @@ def test_at_most_100_pools(store: AgentPoolStore) -> None:
     for index in range(98):
         store.put(f"p{index}", body())
     rejects(lambda: store.put("onetoomany", body()), 400, "OperationNotAllowed", "100")
-    store.put("p0", body(count=2))  # updates are still fine at the limit
+    store.put("p0", edit(store, "p0", count=2))  # updates are still fine at the limit
 
 
 def test_absent_properties_keep_live_values_and_null_removes(store: AgentPoolStore) -> None:
-    store.put("user", body(nodeLabels={"a": "b"}, tags={"t": "1"}))
-    props = store.put("user", body(count=4, tags=None))[0]["properties"]
+    store.put("user", edit(store, "user", nodeLabels={"a": "b"}, tags={"t": "1"}))
+    props = store.put("user", edit(store, "user", count=4, tags=None))[0]["properties"]
     assert (props["nodeLabels"], props["count"], props["vmSize"]) == (
         {"a": "b"}, 4, "Standard_D8s_v5")
     assert "tags" not in props
@@ -175,16 +228,19 @@ def test_absent_properties_keep_live_values_and_null_removes(store: AgentPoolSto
 
 def test_read_only_properties_in_a_body_are_ignored(store: AgentPoolStore) -> None:
     live = store.get("user")["properties"]
-    props = store.put("user", body(provisioningState="Failed", nodeImageVersion="old",
-                                   currentOrchestratorVersion="1.0.0", eTag="mine"))[0]
+    props = store.put("user", edit(store, "user", provisioningState="Failed",
+                                   nodeImageVersion="old", currentOrchestratorVersion="1.0.0",
+                                   eTag="mine"))[0]
     assert props["properties"]["provisioningState"] == "Succeeded"
     assert props["properties"]["nodeImageVersion"] == live["nodeImageVersion"]
     assert props["properties"]["eTag"] != "mine"
 
 
 def test_turning_the_autoscaler_off_drops_its_bounds(store: AgentPoolStore) -> None:
-    store.put("user", body(enableAutoScaling=True, minCount=1, maxCount=3))
-    props = store.put("user", body(enableAutoScaling=False, count=2))[0]["properties"]
+    store.put("user", edit(store, "user", enableAutoScaling=True, minCount=1, maxCount=3,
+                           count=1))
+    props = store.put("user", edit(store, "user", enableAutoScaling=False,
+                                   count=2))[0]["properties"]
     assert "minCount" not in props and "maxCount" not in props and props["count"] == 2
 
 
@@ -206,7 +262,8 @@ def test_snapshot_seeds_an_equal_store_and_seeds_get_etags(store: AgentPoolStore
     seeded = AgentPoolStore({"agentpool1": seed})
     assert seeded.get("agentpool1")["properties"]["eTag"]
     # An example seed (no mode, no zones) can be updated without tripping immutability.
-    pool, _ = seeded.put("agentpool1", body(count=5, osDiskType="Managed"))
+    pool, _ = seeded.put("agentpool1", edit(seeded, "agentpool1", count=5,
+                                             osDiskType="Managed"))
     assert pool["properties"]["count"] == 5
 
 

@@ -52,6 +52,35 @@ def sku_change_allowed(before: object, after: object) -> bool:
                                   for sku in (before, after))
 
 
+RESERVED_LABEL_DOMAINS = ("kubernetes.io", "k8s.io")
+MAX_MINOR_SKEW = 2
+
+
+def reserved_label_domain(key: str) -> bool:
+    """Label keys under kubernetes.io or k8s.io (and their subdomains) are Kubernetes's;
+    AKS refuses them in nodeLabels."""
+    prefix, sep, _ = key.rpartition("/")
+    return bool(sep) and any(prefix == domain or prefix.endswith("." + domain)
+                             for domain in RESERVED_LABEL_DOMAINS)
+
+
+def version_skew_problem(version: object, control_plane: str) -> str | None:
+    """Why AKS would refuse a pool at ``version`` under a control plane at
+    ``control_plane``: newer than it, or more than two minor versions behind."""
+    if not version:
+        return None
+    pool, plane = _parts(version), _parts(control_plane)
+    if len(pool) < 2 or len(plane) < 2:
+        return None
+    if pool > plane[:len(pool)]:
+        return (f"version {version} is newer than the control plane's {control_plane}; "
+                "upgrade the control plane first")
+    if pool[0] != plane[0] or plane[1] - pool[1] > MAX_MINOR_SKEW:
+        return (f"version {version} is more than {MAX_MINOR_SKEW} minor versions behind the"
+                f" control plane's {control_plane}")
+    return None
+
+
 def is_downgrade(before: object, after: object) -> bool:
     """True when ``after`` is an older version, comparing only the parts both give
     ("1.30" against "1.30.4" is not a downgrade)."""
@@ -74,6 +103,16 @@ def pool_problems(pool: dict[str, Any]) -> Iterator[tuple[tuple[str, ...], str]]
     if spot_system(pool.get("mode"), pool.get("priority")):
         yield ("priority",), "spot pools must be user pools (mode: user); system pools need" \
             " regular VMs"
+    labels = pool.get("labels")
+    for key in labels if isinstance(labels, dict) else ():
+        if isinstance(key, str) and reserved_label_domain(key):
+            yield ("labels", key), f"label '{key}': keys under kubernetes.io and k8s.io are" \
+                " reserved by Kubernetes and AKS refuses them"
+    surge = aks.get("upgradeSettings", {}).get("maxSurge") if isinstance(
+        aks.get("upgradeSettings"), dict) else None
+    if str(pool.get("priority", "")).lower() == "spot" and surge:
+        yield ("extensions", "aks", "upgradeSettings", "maxSurge"), "spot pools do not" \
+            " support maxSurge (AKS refuses it); remove it"
     if str(pool.get("mode", "")).lower() == "system" and power_code(aks.get("powerState")) \
             == STOPPED:
         yield (*POWER_FIELD, "code"), "AKS cannot stop a system pool; stop user pools," \
@@ -148,6 +187,13 @@ def action_problems(creates: Sequence[Action], updates: Sequence[Action]) -> lis
                                     " pools must run Linux; add a Linux pool with mode: system"))
         if live is not None:
             errors.extend(_system_nodes(action, str(mode).lower()))
+        surge = _aks_value(desired, "upgradeSettings")
+        if action.live is not None and isinstance(surge, dict) and surge.get("maxSurge") \
+                and str(_effective(desired, live, "priority")).lower() == "spot":
+            errors.append(PlanError(action.pool, ("extensions", "aks", "upgradeSettings",
+                                                  "maxSurge"), None, surge.get("maxSurge"),
+                                    f"'{action.pool}' is a spot pool and spot pools do not"
+                                    " support maxSurge (AKS refuses it); remove it"))
         stop = next((change for change in action.changes if _stops(change)), None)
         if stop is not None and str(mode).lower() == "system":
             errors.append(PlanError(action.pool, stop.path, stop.before, stop.after,

@@ -70,6 +70,14 @@ def check_pool(name: str, props: dict[str, Any]) -> None:
             kind = "System" if system else "User"
             raise invalid(f"The value of parameter {key} is invalid: {value}. {kind} agent "
                           f"pools allow {floor} to {MAX_COUNT} nodes.")
+    for key in props.get("nodeLabels") or {}:
+        if rules.reserved_label_domain(key):
+            raise invalid(f"The node label '{key}' is not allowed: label keys with the "
+                          "kubernetes.io or k8s.io prefix are reserved.")
+    if props.get("scaleSetPriority") == "Spot" and \
+            (props.get("upgradeSettings") or {}).get("maxSurge"):
+        raise invalid(f"The agent pool '{name}' is a Spot pool: upgradeSettings.maxSurge is "
+                      "not supported for Spot agent pools.")
     if not props.get("enableAutoScaling"):
         return
     low, high = props.get("minCount"), props.get("maxCount")
@@ -78,6 +86,19 @@ def check_pool(name: str, props: dict[str, Any]) -> None:
     if low > high:
         raise invalid(f"The value of parameter minCount ({low}) must be less than or equal "
                       f"to maxCount ({high}).")
+    count = props.get("count")
+    if count is not None and not low <= count <= high:
+        raise invalid(f"The value of parameter count ({count}) must be between minCount "
+                      f"({low}) and maxCount ({high}) when enableAutoScaling is true.")
+
+
+def check_version(name: str, version: object, control_plane: str) -> None:
+    """A pool runs at most the control plane's version, and at most two minor versions
+    behind it (AKS's node pool version rule)."""
+    problem = rules.version_skew_problem(version, control_plane)
+    if problem:
+        raise AksApiError(400, "NodePoolMcVersionIncompatible",
+                          f"The agent pool '{name}': {problem}.")
 
 
 def check_update(live: dict[str, Any], new: dict[str, Any], defaults: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ from reconciler.providers.local.checks import (
     check_name,
     check_pool,
     check_update,
+    check_version,
     invalid,
     power_transition,
 )
@@ -31,12 +32,17 @@ __all__ = ["AgentPoolStore", "AksApiError"]
 
 DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 RESOURCE_TYPE = "Microsoft.ContainerService/managedClusters/agentPools"
+# What AKS fills in for a property a PUT leaves out, as its GETs then report it.
 BASE_DEFAULTS: dict[str, Any] = {
     "count": 1, "vmSize": "Standard_DS2_v2", "mode": "User", "osType": "Linux",
     "osDiskType": "Managed", "osDiskSizeGB": 128, "maxPods": 110,
     "scaleSetPriority": "Regular", "type": "VirtualMachineScaleSets",
     "enableAutoScaling": False, "powerState": {"code": "Running"},
+    "kubeletDiskType": "OS", "enableNodePublicIP": False, "enableFIPS": False,
+    "enableEncryptionAtHost": False, "enableUltraSSD": False, "scaleDownMode": "Delete",
+    "securityProfile": {"enableSecureBoot": False, "enableVTPM": False},
 }
+LINUX_DEFAULTS: dict[str, Any] = {"upgradeSettings": {"maxSurge": "10%"}}
 SPOT_DEFAULTS: dict[str, Any] = {"spotMaxPrice": -1, "scaleSetEvictionPolicy": "Delete"}
 NODE_IMAGES = {"Ubuntu": "AKSUbuntu-2204gen2containerd-202608.01.0",
                "AzureLinux": "AKSAzureLinux-V3gen2-202608.01.0"}
@@ -52,6 +58,7 @@ def defaults_for(props: dict[str, Any]) -> dict[str, Any]:
     spot = props.get("scaleSetPriority") == "Spot"
     linux = props.get("osType", "Linux") == "Linux"
     return {**BASE_DEFAULTS, **(SPOT_DEFAULTS if spot else {}),
+            **(LINUX_DEFAULTS if linux and not spot else {}),
             "osSKU": "Ubuntu" if linux else "Windows2022"}
 
 
@@ -68,7 +75,10 @@ class AgentPoolStore:
                            f"/providers/Microsoft.ContainerService/managedClusters/{cluster_name}")
         self._pools = copy.deepcopy(pools or {})
         for pool in self._pools.values():
-            pool.setdefault("properties", {}).setdefault("eTag", new_etag())  # If-Match needs one
+            props = pool.setdefault("properties", {})
+            props.setdefault("eTag", new_etag())  # If-Match needs one
+            for key, value in defaults_for(props).items():  # as AKS's GETs report them
+                props.setdefault(key, copy.deepcopy(value))
 
     def list(self) -> list[dict]:
         """Every pool (deep copies), sorted by name."""
@@ -136,24 +146,29 @@ class AgentPoolStore:
         props = {**defaults_for(given), **given}
         if not props.get("orchestratorVersion"):
             props["orchestratorVersion"] = self.kubernetes_version
+        check_version(name, props["orchestratorVersion"], self.kubernetes_version)
         return self._with_server_fields(props)
 
     def _updated(self, name: str, live: dict[str, Any],
                  requested: dict[str, Any]) -> dict[str, Any]:
         """An existing pool's properties after the request, if AKS allows the change."""
-        props = {k: v for k, v in copy.deepcopy(live).items() if k not in READ_ONLY_PROPERTIES}
+        # ARM semantics: a PUT replaces the pool. What the body leaves out takes AKS's
+        # default again (and an immutable one that differs is refused below), except the
+        # power state, which only a body that names it changes.
         if not requested.get("orchestratorVersion", True):
-            requested.pop("orchestratorVersion")  # "" means "keep the current version"
-        for key, value in requested.items():
-            if value is None:
-                props.pop(key, None)
-            else:
-                props[key] = value
+            requested["orchestratorVersion"] = live.get("orchestratorVersion")  # "": keep
+        given = {k: v for k, v in requested.items() if v is not None}
+        props = {**defaults_for({**given, "osType": given.get("osType", live.get("osType"))}),
+                 **given}
+        if "powerState" not in given and "powerState" in live:
+            props["powerState"] = copy.deepcopy(live["powerState"])
         if not props.get("orchestratorVersion"):
             props["orchestratorVersion"] = (live.get("currentOrchestratorVersion")
                                             or self.kubernetes_version)
         check_update(live, props, defaults_for(live))
         power_transition(name, live, props)
+        if props.get("orchestratorVersion") != live.get("orchestratorVersion"):
+            check_version(name, props.get("orchestratorVersion"), self.kubernetes_version)
         if (live.get("mode", "User") == "System" and props.get("mode", "User") != "System"
                 and not self._other_system_pools(name)):
             raise AksApiError(400, "OperationNotAllowed", LAST_SYSTEM_POOL)
