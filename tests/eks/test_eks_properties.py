@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from ekstesting import ZONES, EksWorld
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -69,10 +70,7 @@ def desired_file(draw: st.DrawFn) -> list[dict[str, Any]]:
     return [draw(pool(name)) for name in sorted(names)]
 
 
-@settings(max_examples=12, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(states=st.lists(desired_file(), min_size=2, max_size=2))
-def test_replan_is_clean_after_every_apply(eks: EksWorld, states: list[list[dict]]) -> None:
+def replan_is_clean_after_every_apply(eks: EksWorld, states: list[list[dict]]) -> None:
     eks.reset()
     for pools in states:
         path = eks.write(f"nodePools: {json.dumps(pools)}\n")  # JSON is YAML
@@ -84,6 +82,24 @@ def test_replan_is_clean_after_every_apply(eks: EksWorld, states: list[list[dict
         assert json.loads(replan.stdout)["actions"] == []
         assert eks.proxy.writes() == []
         assert eks.names() == sorted(p["name"] for p in pools)
+
+
+# Each example is two applies and two plans through real processes (~2 s): the default run
+# tries 4 file pairs, the soak run (`-m soak`, in CI) 20.
+@settings(max_examples=4, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(states=st.lists(desired_file(), min_size=2, max_size=2))
+def test_replan_is_clean_after_every_apply(eks: EksWorld, states: list[list[dict]]) -> None:
+    replan_is_clean_after_every_apply(eks, states)
+
+
+@pytest.mark.soak
+@settings(max_examples=20, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(states=st.lists(desired_file(), min_size=2, max_size=2))
+def test_replan_is_clean_after_every_apply_soak(eks: EksWorld,
+                                                states: list[list[dict]]) -> None:
+    replan_is_clean_after_every_apply(eks, states)
 
 
 # -- the pure mapping --------------------------------------------------------------------
