@@ -88,11 +88,12 @@ def test_parallel_creates_on_a_serialising_cluster_converge_with_fewer_writes(
     assert "waiting for another operation on the cluster to finish" in done.stderr
     assert failed_pools(aks_emulator) == []
     assert {p["name"] for p in aks_emulator.store.list()} == {"system", *names}
-    # The first round was refused but for one; from then on the apply sent writes one at
-    # a time: while each later operation ran, at most one write (a probe) was refused. At
-    # a fixed parallelism of 8, each would have met up to 7.
+    # The first round met refusals (how many were sent before the first operation ended
+    # depends on the machine's load); from then on the apply sent writes one at a time:
+    # while each later operation ran, at most one write (a probe) was refused. At a fixed
+    # parallelism of 8, each would have met up to 7.
     during = writes_during_operations(aks_emulator)
-    assert during[0] == CREATES - 1
+    assert 1 <= during[0] <= CREATES - 1
     assert max(during[1:]) <= 1
     puts = aks_emulator.request_log.writes
     assert len(puts) <= 2 * CREATES
