@@ -66,9 +66,14 @@ def load_desired(file: str | FsPath, *, expand: bool = True) -> DesiredState:
         expand_settings(doc, os.environ)
     # A value still holding a reference cannot be checked; its variable is the news.
     unchecked = set(references) if problems or not expand else set()
-    problems += [d for d in schema_diagnostics(doc) if d.path not in unchecked]
     # Semantic checks run beside schema errors so one run reports everything; they guard types.
     semantic = semantic_diagnostics(doc, _capabilities(doc.data))
+    # Where the schema says what a semantic check says (pool names, labels, zones: the
+    # schema says them for editors, in the same words) the file gets one error, the semantic
+    # one (its rule id is the more specific).
+    said = {(d.location, d.message) for d in semantic}
+    problems += [d for d in schema_diagnostics(doc)
+                 if d.path not in unchecked and (d.location, d.message) not in said]
     problems += [d for d in semantic if d.severity == "error"]
     if problems:
         raise InvalidDocument(problems)

@@ -89,7 +89,13 @@ def schema_diagnostics(doc: LocatedDocument) -> list[Diagnostic]:
             if diagnostic not in seen:
                 seen.add(diagnostic)
                 found.append(diagnostic)
-    return _without_typo_twins(found)
+    return _without_pattern_twins(_without_typo_twins(found))
+
+
+def _without_pattern_twins(found: list[Diagnostic]) -> list[Diagnostic]:
+    """An empty or too long value is one error (its length), not also a pattern error."""
+    sized = {d.path for d in found if d.rule in ("schema/minLength", "schema/maxLength")}
+    return [d for d in found if not (d.rule == "schema/pattern" and d.path in sized)]
 
 
 def _without_typo_twins(found: list[Diagnostic]) -> list[Diagnostic]:
@@ -110,8 +116,15 @@ def _diagnostics_for(error: Any, doc: LocatedDocument) -> list[Diagnostic]:
                 for key in error.instance if key not in allowed]
     if kind == "required":
         missing = error.message.split("'")[1]
-        return [Diagnostic(doc.location(path, key=True), (*path, missing),
-                           f"missing required field '{missing}'", rule="schema/required")]
+        # A conditional requirement says when (autoscaling: "is required when ... enabled").
+        why = error.schema.get("errorMessage")
+        message = f"'{missing}' {why}" if why else f"missing required field '{missing}'"
+        return [Diagnostic(doc.location(path, key=True), (*path, missing), message,
+                           rule="schema/required")]
+    if "propertyNames" in error.relative_schema_path:  # a bad key: located at the key
+        path = (*path, error.instance)
+        return [Diagnostic(doc.location(path, key=True), path, _message(error, path),
+                           rule=f"schema/{kind}")]
     return [Diagnostic(doc.location(path), path, _message(error, path), rule=f"schema/{kind}")]
 
 
@@ -125,6 +138,9 @@ def _unknown_field(key: str, allowed: list[str]) -> str:
 def _message(error: Any, path: Path) -> str:
     value, kind, expected = error.instance, error.validator, error.validator_value
     shown = json.dumps(value) if not isinstance(value, dict | list) else _JSON_TYPES[type(value)]
+    worded = error.schema.get("patternErrorMessage")
+    if worded and kind in ("pattern", "minimum"):
+        return _worded(worded, value)
     if kind == "type":
         wanted = " or ".join(_type_word(t) for t in _as_list(expected))
         hint = " (quote it to make it a string)" if "string" in wanted and \
@@ -152,6 +168,14 @@ def _message(error: Any, path: Path) -> str:
     if kind == "uniqueItems":
         return "must not list the same item twice"
     return error.message
+
+
+def _worded(text: str, value: Any) -> str:
+    """The schema's own words for a bad value, as editors show them ("invalid label key:
+    the prefix must be..."), with the value put in: "invalid label key 'X': the prefix..."."""
+    what, sep, why = text.partition(": ")
+    shown = f"'{value}'" if isinstance(value, str) else json.dumps(value)
+    return f"{what} {shown}{sep}{why}"
 
 
 def _enum_message(value: Any, expected: list[Any], shown: str) -> str:

@@ -11,6 +11,11 @@ the registry ships ``schema.json``, which owns that provider's words:
 ``nodePool``          (optional) further constraints on every pool of that provider;
 ``$defs``             (optional) definitions it refers to, each named after the provider.
 
+The provider's ``Capabilities`` add what they already say, so it is said once: the pool-name
+pattern (``name_pattern``/``name_rule``) and the reserved label prefixes. Every
+``description`` gets a ``markdownDescription`` twin (editors render it; the descriptions
+are written in Markdown), and the ``provider`` enum gets ``markdownEnumDescriptions``.
+
 ``reconciler docs schema --output schemas/nodepools.schema.json`` writes the result (the
 package's copy is a link to that file; tests fail when it is stale), so reading the schema
 at run time is one file read, and a new provider changes no core file.
@@ -21,10 +26,13 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
+import re
 from pathlib import Path
 from typing import Any
 
+from reconciler.model import DRIVER_LABELS
 from reconciler.registry import PROVIDERS, capabilities_for
+from reconciler.semantics import reserved_label_rule
 
 CORE = Path(__file__).parent / "schema" / "core.json"
 
@@ -48,10 +56,12 @@ def build() -> dict[str, Any]:
     provider_field = cluster["properties"]["provider"]
     extensions = defs["nodePool"]["properties"]["extensions"]["properties"]
     phrases: list[str] = []
+    enum_words: list[str] = []
     for name in PROVIDERS:
         part = copy.deepcopy(provider_part(name))
         provider_field["enum"].append(name)
         phrases.append(f"`{name}` ({part['description']})")
+        enum_words.append(part["description"][:1].upper() + part["description"][1:] + ".")
         defs[f"{name}Settings"] = part["settings"]
         branch: dict[str, Any] = {"properties": {"settings": {"$ref": f"#/$defs/{name}Settings"}}}
         if part.get("settingsRequired"):
@@ -61,10 +71,11 @@ def build() -> dict[str, Any]:
         if "extensions" in part and namespace:
             defs[f"{namespace}Extensions"] = part["extensions"]
             extensions[namespace] = {"$ref": f"#/$defs/{namespace}Extensions"}
-        if "nodePool" in part:
+        pool_rules = _capability_rules(name, part.get("nodePool", {}))
+        if pool_rules:
             schema.setdefault("allOf", []).append({
                 "if": {"properties": {"cluster": _provider_is(name)}, "required": ["cluster"]},
-                "then": {"properties": {"nodePools": {"items": part["nodePool"]}}}})
+                "then": {"properties": {"nodePools": {"items": pool_rules}}}})
         for key, value in part.get("$defs", {}).items():
             if not key.startswith(name) or key in defs:
                 raise ValueError(f"provider '{name}': $defs name '{key}' must start with"
@@ -73,7 +84,45 @@ def build() -> dict[str, Any]:
     provider_field["description"] = ("Provider driver: " + ", ".join(phrases[:-1])
                                      + f" or {phrases[-1]}." if len(phrases) > 1
                                      else f"Provider driver: {phrases[0]}.")
+    provider_field["markdownEnumDescriptions"] = enum_words
+    with_markdown(schema)
     return schema
+
+
+def _capability_rules(name: str, pool: dict[str, Any]) -> dict[str, Any]:
+    """The provider part's ``nodePool`` plus the pool-name and reserved-label rules of its
+    Capabilities, worded as ``reconciler validate`` words them (``patternErrorMessage``
+    is ``"<what>: <why>"``; see reconciler.schema)."""
+    caps = capabilities_for(name, {})
+    rules = copy.deepcopy(pool)
+    properties = rules.setdefault("properties", {})
+    if caps.name_pattern:
+        properties.setdefault("name", {}).update({
+            "pattern": caps.name_pattern,
+            "patternErrorMessage": f"invalid pool name: {caps.name_rule}"})
+    if caps.reserved_label_prefixes:
+        reserved = "|".join(re.escape(p) for p in caps.reserved_label_prefixes)
+        allowed = "|".join(re.escape(label) for label in DRIVER_LABELS)
+        properties.setdefault("labels", {})["propertyNames"] = {
+            "if": {"pattern": f"^({reserved})"},
+            "then": {"pattern": f"^({allowed})$",
+                     "patternErrorMessage": "reserved label: "
+                     + reserved_label_rule(caps.reserved_label_prefixes)}}
+    return rules if properties or len(rules) > 1 else {}
+
+
+def with_markdown(node: Any) -> Any:
+    """``node`` (changed in place) with a ``markdownDescription`` beside every
+    ``description`` that has none."""
+    if isinstance(node, dict):
+        if isinstance(node.get("description"), str) and "markdownDescription" not in node:
+            node["markdownDescription"] = node["description"]
+        for value in node.values():
+            with_markdown(value)
+    elif isinstance(node, list):
+        for value in node:
+            with_markdown(value)
+    return node
 
 
 def _provider_is(name: str) -> dict[str, Any]:

@@ -249,14 +249,21 @@ def _check_labels(pool: dict[str, Any], caps: Capabilities, at: At) -> Iterator[
                              rule="semantic/label-key")
         elif key not in DRIVER_LABELS and any(key.startswith(prefix)
                                               for prefix in caps.reserved_label_prefixes):
-            yield Diagnostic(*at("labels", key, key=True), f"label '{key}' uses a reserved"
-                             " prefix and cannot be written", rule="semantic/label-reserved-prefix")
+            yield Diagnostic(*at("labels", key, key=True), f"reserved label '{key}':"
+                             f" {reserved_label_rule(caps.reserved_label_prefixes)}",
+                             rule="semantic/label-reserved-prefix")
         # Length is the schema's to report; this is the character rule it cannot say.
         if isinstance(value, str) and value and len(value) <= 63 \
                 and not _LABEL_NAME.fullmatch(value):
             yield Diagnostic(*at("labels", key), f"invalid label value '{value}': only"
                              " letters, digits, '-', '_' or '.', starting and ending with a"
                              " letter or digit", rule="semantic/label-value")
+
+
+def reserved_label_rule(prefixes: tuple[str, ...]) -> str:
+    """Why a label under a reserved prefix is refused (the schema says it in these words)."""
+    return (f"{' and '.join(prefixes)} belong to the provider; only"
+            f" {' and '.join(DRIVER_LABELS)} may be set (to pin a value)")
 
 
 def _label_key_problem(key: str) -> str | None:

@@ -82,8 +82,8 @@ class EmulatorSession:
     def reset(self, pools: Any = None, **config: Any) -> None:
         """Fresh pools, no faults, empty log, default test timing plus ``config`` changes."""
         defaults = EmulatorConfig(**FAST_EMULATOR)
-        for key in ("page_size", "lro_seconds", "retry_after", "token", "bare_errors",
-                    "cluster_busy"):
+        for key in ("page_size", "lro_seconds", "retry_after", "token", "accepts_token",
+                    "bare_errors", "cluster_busy"):
             setattr(self.config, key, config.pop(key, getattr(defaults, key)))
         if config:
             raise TypeError(f"unknown emulator settings: {sorted(config)}")

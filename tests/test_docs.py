@@ -36,14 +36,14 @@ def test_the_package_reads_the_schema_it_publishes() -> None:
 def test_each_provider_owns_its_part_of_the_schema() -> None:
     """A provider's settings and extensions come from its own package's schema.json."""
     from reconciler.registry import PROVIDERS
-    from reconciler.schemabuild import provider_part
+    from reconciler.schemabuild import provider_part, with_markdown
 
     published = schema()
     assert published["$defs"]["cluster"]["properties"]["provider"]["enum"] == list(PROVIDERS)
     for name in PROVIDERS:
-        part = provider_part(name)
+        part = with_markdown(provider_part(name))  # descriptions get markdownDescription twins
         assert published["$defs"][f"{name}Settings"] == part["settings"]
-    assert published["$defs"]["aksExtensions"] == provider_part("aks")["extensions"]
+    assert published["$defs"]["aksExtensions"] == with_markdown(provider_part("aks"))["extensions"]
 
 
 def test_docs_check_flag(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 API_VERSION = "2026-08-01"
@@ -16,7 +17,8 @@ class EmulatorConfig:
     ``lro_seconds``: how long a PUT/DELETE stays in flight (Creating/Updating/Deleting);
     ``retry_after``: the whole seconds sent in ``Retry-After`` on LRO responses (0 lets the
     client use its own polling interval); ``page_size``: pools per list page;
-    ``token``: the bearer token every ARM request must carry; ``cluster_busy``: what a
+    ``token``: the bearer token every ARM request must carry (``accepts_token``, when set,
+    decides instead: tests with expiring, rotating tokens); ``cluster_busy``: what a
     write meets while another pool's operation runs, ``off`` | ``refuse`` | ``cancel``
     (see ``reconciler.emulator.cluster``).
     """
@@ -27,6 +29,7 @@ class EmulatorConfig:
     location: str = "eastus"
     kubernetes_version: str = "1.30.0"
     token: str = DEFAULT_TOKEN
+    accepts_token: Callable[[str], bool] | None = None
     page_size: int = 10
     lro_seconds: float = 0.2
     retry_after: int = 1

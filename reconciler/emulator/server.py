@@ -93,7 +93,10 @@ class ArmRequestHandler(BaseHTTPRequestHandler):
 
     def _answer(self, request: Request) -> Response | None:
         assert self.server.api is not None
-        if request.header("Authorization") != f"Bearer {self.server.api.config.token}":
+        config = self.server.api.config
+        given = request.header("Authorization") or ""
+        if not (config.accepts_token(given.removeprefix("Bearer ")) if config.accepts_token
+                else given == f"Bearer {config.token}"):
             return error_response(
                 401, "InvalidAuthenticationToken", "The access token is invalid.",
                 headers={"WWW-Authenticate": 'Bearer authorization_uri="https://login.'

@@ -65,7 +65,7 @@ def test_a_file_without_a_system_pool_is_fine_on_eks(eks: EksWorld) -> None:
     ("    labels: {team: \"\"}\n", "nodePools[0].labels.team",
      "EKS label values cannot be empty"),
     ("    labels: {kompox.dev/owner: me}\n", "nodePools[0].labels.kompox.dev/owner",
-     "uses a reserved prefix"),
+     "reserved label 'kompox.dev/owner': kompox.dev/ and eks.amazonaws.com/ belong"),
     ("    extensions:\n      eks:\n        taints: [\"a=1:NoSchedule\", \"a=2:NoSchedule\"]\n",
      "nodePools[0].extensions.eks.taints[1]", "listed twice"),
     ("    extensions:\n      eks:\n        taints: [\"a=1:noschedule\"]\n",

@@ -135,7 +135,11 @@ def authority_for(arm_endpoint: str) -> str | None:
 
 def make_credential(auth: str, arm_endpoint: str = "https://management.azure.com"
                     ) -> TokenCredential:
-    """The credential for ``auth``: default, cli, or token (from AZURE_ACCESS_TOKEN)."""
+    """The credential for ``auth``: default, cli, or token (from AZURE_ACCESS_TOKEN).
+
+    ``default`` under GitHub Actions OIDC (see ``oidc``) signs in with a GitHub OIDC token
+    fetched afresh each time the Azure token is renewed; otherwise DefaultAzureCredential.
+    """
     if auth == "token":
         token = os.environ.get(TOKEN_ENV, "").strip()
         if not token:
@@ -144,11 +148,19 @@ def make_credential(auth: str, arm_endpoint: str = "https://management.azure.com
         return StaticTokenCredential(token)
     from azure.identity import AzureCliCredential, DefaultAzureCredential
 
+    from reconciler.providers.aks.oidc import (
+        RememberingCredential,
+        github_oidc_configured,
+        github_oidc_credential,
+    )
+
     if auth == "cli":
-        return AzureCliCredential()
+        return RememberingCredential(AzureCliCredential())
     authority = authority_for(arm_endpoint)
-    return DefaultAzureCredential(authority=authority) if authority else \
-        DefaultAzureCredential()
+    if github_oidc_configured(os.environ):  # GitHub Actions OIDC: refreshed assertions
+        return github_oidc_credential(os.environ, ca_bundle(), authority)
+    return RememberingCredential(DefaultAzureCredential(authority=authority) if authority
+                                 else DefaultAzureCredential())
 
 
 class BoundedRetryPolicy(RetryPolicy):
