@@ -168,4 +168,6 @@ class Plan:
 
 def _drained_name(action: Action) -> str:
     old = action.target
-    return action.pool if old == action.pool else f"{action.pool} (provider pool {old})"
+    if old != action.pool or action.reason is Reason.REPLACED:
+        return f"{action.pool} (provider pool {old})"
+    return action.pool
