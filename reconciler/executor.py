@@ -125,6 +125,8 @@ def execute(plan: Plan, driver: Driver, events: ApplyEvents, *,
             run = _Phase(driver, events, pool, limiter, results, flag)
             stop, was_interrupted = run.run(phase)
             interrupted = interrupted or was_interrupted
+        # Ctrl-C during the last actions: no phase was left to notice it, still reported.
+        interrupted = interrupted or flag.is_set()
     for index, action in enumerate(plan.actions):
         if index not in results:
             results[index] = ActionResult(action, Outcome.NOT_STARTED)

@@ -63,7 +63,8 @@ def _pool_limit_errors(live: Sequence[NodePool], creates: Sequence[Action],
     peak = len(live) + len(creates)
     if peak <= caps.max_pools:
         return []
-    after = peak - len(deletes)
+    # a replacement's old pool goes too: it ends with as many pools as it started
+    after = peak - len(deletes) - sum(1 for action in creates if action.new_provider_name)
     if after > caps.max_pools:
         return [PlanError(None, None, None, None,
                           f"the cluster would have {after} node pools (live and new); the"
