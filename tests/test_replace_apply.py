@@ -252,3 +252,21 @@ def test_a_protected_pool_is_replaced_only_when_it_opts_in(tmp_path: Path,
     else:
         assert any("policy.protect" in e.message for e in planned.plan.errors)
         assert all(a.reason is not Reason.IMMUTABLE_CHANGE for a in planned.plan.actions)
+
+
+def test_a_provider_without_replacement_keeps_rejecting(tmp_path: Path) -> None:
+    from reconciler.registry import capabilities_for
+
+    path = tmp_path / "pools.yaml"
+    path.write_text("apiVersion: reconciler/v1\nkind: NodePoolSet\ncluster: {name: demo,"
+                    " provider: eks, settings: {region: us-east-1, clusterName: demo,"
+                    " nodeRoleArn: 'arn:aws:iam::123456789012:role/nodes'}}\n"
+                    "policy: {immutableChanges: replace}\nnodePools:\n"
+                    "  - {name: web, instanceType: m5.xlarge}\n")
+    desired = load_desired(str(path))
+    caps = capabilities_for("eks", desired.cluster.settings)
+    live = [NodePool(name="web", provider_name="web", instance_type="m5.large",
+                     managed=True)]
+    plan = make_plan(desired, live, caps)
+    assert [a.kind for a in plan.actions] == [ActionKind.UPDATE]
+    assert any("provider 'eks' cannot replace pools yet" in e.message for e in plan.errors)
