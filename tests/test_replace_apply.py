@@ -270,3 +270,62 @@ def test_a_provider_without_replacement_keeps_rejecting(tmp_path: Path) -> None:
     plan = make_plan(desired, live, caps)
     assert [a.kind for a in plan.actions] == [ActionKind.UPDATE]
     assert any("provider 'eks' cannot replace pools yet" in e.message for e in plan.errors)
+
+
+def _case_plan(case: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    from reconciler.providers.aks.mapping import pool_from_arm
+    from reconciler.registry import capabilities_for
+
+    folder = Path(__file__).parent / "cases" / case
+    monkeypatch.chdir(folder)
+    desired = load_desired("desired.yaml")
+    caps = capabilities_for(desired.cluster.provider, desired.cluster.settings)
+    live = [pool_from_arm(raw, caps.location)
+            for raw in json.loads((folder / "live.json").read_text())["value"]]
+    return make_plan(desired, live, caps)
+
+
+def test_markdown_flags_a_replacement_as_destructive(monkeypatch: pytest.MonkeyPatch) -> None:
+    from reconciler.render.markdown import render_markdown
+
+    text = render_markdown(_case_plan("replace-moves-back-to-own-name", monkeypatch))
+    caution = text.split("> [!CAUTION]", 1)[1].split("\n\n", 1)[0]
+    assert "destroys 1 node pool" in caution and "web (provider pool web2)" in caution
+    assert "| -/+ | `web` | replace |" in text
+    assert "| provider pool | `web2` | `web` |" in text
+    assert "(forces replacement)" in text
+    assert "shortened" not in text  # the provider pool's row is not a field left out
+
+
+def test_a_hostile_logical_name_tag_is_escaped_and_only_ours_counts() -> None:
+    from reconciler.providers.aks.mapping import pool_from_arm
+    from reconciler.render.text import render_text
+
+    tags = {"managed-by": "reconciler", "reconciler-pool": "web\x1b[2J\n::error::x"}
+    ours = pool_from_arm({"name": "web2", "properties": {"tags": tags}}, None)
+    theirs = pool_from_arm({"name": "web3", "properties": {"tags": {
+        "managed-by": "other", "reconciler-pool": "web"}}}, None)
+    assert (ours.name, ours.provider_name) == ("web\x1b[2J\n::error::x", "web2")
+    assert (theirs.name, theirs.provider_name) == ("web3", "web3")
+    plan = make_plan(load_desired_text("nodePools:\n  - {name: system, mode: system}\n"),
+                     [ours, NodePool(name="system", provider_name="system", mode="system",
+                                     managed=True)], _local_caps())
+    shown = render_text(plan)
+    assert "\x1b" not in shown and "\n::error::" not in shown
+    assert "provider pool web2" in shown
+
+
+def load_desired_text(pools: str) -> Any:
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp())
+    path = folder / "pools.yaml"
+    path.write_text("apiVersion: reconciler/v1\nkind: NodePoolSet\ncluster: {name: demo,"
+                    " provider: local, settings: {location: japaneast}}\n" + pools)
+    return load_desired(str(path))
+
+
+def _local_caps() -> Any:
+    from reconciler.providers.aks.capabilities import aks_capabilities
+
+    return aks_capabilities("japaneast")

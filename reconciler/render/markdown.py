@@ -192,9 +192,10 @@ def _add_details(budget: _Budget, action: Action) -> int:
     elif action.provider_name is not None:
         rows.insert(0, _row("provider pool", _code_span(action.provider_name), "(deleted)"
                             if action.kind is ActionKind.DELETE else ""))
+    extra = len(rows) - len(action.changes)  # the provider pool's row is not a field
     tail = "\n</details>\n\n"
     if budget.take(head + "".join(rows) + tail):
-        return len(rows)
+        return len(rows) - extra
     # Cut short: open the block only if its first row, a "more" line and the closing tag
     # fit too, so the comment never holds an unclosed <details>.
     closing = len(_more_line(len(rows))) + len(tail)
@@ -207,7 +208,7 @@ def _add_details(budget: _Budget, action: Action) -> int:
         shown += 1
     budget.remaining += closing
     budget.take(_more_line(len(rows) - shown) + tail, force=True)
-    return shown
+    return max(shown - extra, 0)
 
 
 def _row(*cells: str) -> str:

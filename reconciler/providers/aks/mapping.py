@@ -55,7 +55,9 @@ def pool_from_arm(raw: dict[str, Any], location: str | None) -> NodePool:
     owner = tags.get(OWNER_TAG_KEY)
     if owner == OWNER_TAG_VALUE:
         del tags[OWNER_TAG_KEY]  # ours: the model says managed; another owner stays visible
-    logical = tags.pop(LOGICAL_TAG_KEY, None) or raw.get("name")
+    # The logical name counts only next to our marker: another tool's tag names nothing.
+    logical = tags.pop(LOGICAL_TAG_KEY, None) if owner == OWNER_TAG_VALUE else None
+    logical = logical or raw.get("name")
     priority = props.get("scaleSetPriority")
     return NodePool(
         name=logical,
