@@ -294,6 +294,12 @@ def _flatten(tree: dict[str, Any], prefix: tuple[str, ...], out: list[FieldChang
             out.append(FieldChange(path, None, value))
 
 
+def sort_changes(changes: tuple[FieldChange, ...] | list[FieldChange]
+                 ) -> tuple[FieldChange, ...]:
+    """Changes in the plan's field order."""
+    return tuple(sorted(changes, key=_field_order))
+
+
 def _field_order(change: FieldChange) -> tuple[int, int, str]:
     head, rest = change.path[0], change.path[1:]
     rank = ORDER.index(head) if head in ORDER else len(ORDER)

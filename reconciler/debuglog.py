@@ -39,11 +39,13 @@ class LoggedDriver(Driver):
 
     def create(self, pool: NodePool, progress: ProgressCallback | None = None) -> NodePool:
         """Create, logged."""
-        return self._timed("create", str(pool.name), lambda: self.driver.create(pool, progress))
+        name = str(pool.provider_name or pool.name)  # the provider pool written
+        return self._timed("create", name, lambda: self.driver.create(pool, progress))
 
     def update(self, pool: NodePool, progress: ProgressCallback | None = None) -> NodePool:
         """Update, logged."""
-        return self._timed("update", str(pool.name), lambda: self.driver.update(pool, progress))
+        name = str(pool.provider_name or pool.name)
+        return self._timed("update", name, lambda: self.driver.update(pool, progress))
 
     def delete(self, name: str, etag: str | None = None,
                progress: ProgressCallback | None = None) -> None:

@@ -21,6 +21,7 @@ from reconciler.semantics import semantic_diagnostics
 # or empty (as in POSIX shells).
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 PRUNE_DEFAULT = "owned"
+IMMUTABLE_DEFAULT = "reject"
 
 
 @dataclass(frozen=True)
@@ -38,9 +39,22 @@ class DesiredState:
     ignore: tuple[str, ...] = ()
     pool_ignore: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
+    # immutableChanges: "reject" (the default) or "replace", of policy and of each pool
+    immutable_changes: str = IMMUTABLE_DEFAULT
+    pool_immutable: dict[str, str] = field(default_factory=dict)
+
     def ignore_rules(self, pool: str) -> tuple[str, ...]:
         """The ignoreChanges patterns that apply to ``pool``."""
         return (*self.ignore, *self.pool_ignore.get(pool, ()))
+
+    def replaces(self, pool: str) -> bool:
+        """Whether an immutable change to ``pool`` replaces it (else it is rejected)."""
+        return self.pool_immutable.get(pool, self.immutable_changes) == "replace"
+
+    def pool_opts_in(self, pool: str) -> bool:
+        """Whether the pool's own entry says ``immutableChanges: replace`` (a protected
+        pool is replaced only then)."""
+        return self.pool_immutable.get(pool) == "replace"
     # The parsed file with its positions, to locate plan errors (``document.location``).
     document: LocatedDocument | None = field(default=None, compare=False, repr=False)
 
@@ -157,5 +171,8 @@ def _build(doc: LocatedDocument, file: FsPath) -> DesiredState:
         ignore=tuple(policy.get("ignoreChanges", ())),
         pool_ignore={str(raw["name"]): tuple(raw["ignoreChanges"]) for raw in data["nodePools"]
                      if raw.get("ignoreChanges")},
+        immutable_changes=policy.get("immutableChanges", IMMUTABLE_DEFAULT),
+        pool_immutable={str(raw["name"]): str(raw["immutableChanges"])
+                        for raw in data["nodePools"] if raw.get("immutableChanges")},
         document=doc,
     )

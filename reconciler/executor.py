@@ -125,6 +125,8 @@ def execute(plan: Plan, driver: Driver, events: ApplyEvents, *,
             run = _Phase(driver, events, pool, limiter, results, flag)
             stop, was_interrupted = run.run(phase)
             interrupted = interrupted or was_interrupted
+        # Ctrl-C during the last actions: no phase was left to notice it, still reported.
+        interrupted = interrupted or flag.is_set()
     for index, action in enumerate(plan.actions):
         if index not in results:
             results[index] = ActionResult(action, Outcome.NOT_STARTED)
@@ -134,17 +136,30 @@ def execute(plan: Plan, driver: Driver, events: ApplyEvents, *,
 
 
 def phases(plan: Plan) -> list[list[tuple[int, Action]]]:
-    """Creates, then updates, then deletes; within updates, pools that stop being system
-    pools wait until every other update (a promotion to system among them) has succeeded,
-    so the cluster never has zero system pools in between."""
+    """Creates, then updates, then replacements, then deletes; within updates, pools that
+    stop being system pools wait until every other update (a promotion to system among
+    them) has succeeded, so the cluster never has zero system pools in between.
+
+    Replacements of user pools run together (at most ``parallelism`` at once); then each
+    replacement of a system pool runs alone, so two system pools are never drained at
+    the same time."""
     indexed = list(enumerate(plan.actions))
     demotes = [(i, a) for i, a in indexed if a.kind is ActionKind.UPDATE and _demotes(a)]
+    replaces = [(i, a) for i, a in indexed if a.kind is ActionKind.REPLACE]
     return [
         [(i, a) for i, a in indexed if a.kind is ActionKind.CREATE],
         [(i, a) for i, a in indexed if a.kind is ActionKind.UPDATE and not _demotes(a)],
         demotes,
+        [(i, a) for i, a in replaces if not _system(a)],
+        *([item] for item in replaces if _system(item[1])),
         [(i, a) for i, a in indexed if a.kind is ActionKind.DELETE],
     ]
+
+
+def _system(action: Action) -> bool:
+    modes = (action.live.mode if action.live else None,
+             action.desired.mode if action.desired else None)
+    return any(str(mode).lower() == "system" for mode in modes if mode)
 
 
 def _demotes(action: Action) -> bool:
@@ -162,6 +177,7 @@ class _Track:
     first_refusal: float = 0.0
     not_before: float = 0.0  # when a refused action may be sent again
     busy: BusyError | None = None
+    created: bool = False  # a replace whose new pool exists: a retry only deletes the old
 
 
 class _Phase:
@@ -213,7 +229,8 @@ class _Phase:
                 self.events.started(action)
             if track is None:
                 return
-            future = self.pool.submit(_attempt, track.action, self.driver, self.events)
+            future = self.pool.submit(_attempt, track, self.driver, self.events,
+                                      self.interrupt)
             self.running[future] = track
 
     def _next_retry(self, now: float) -> _Track | None:
@@ -278,12 +295,17 @@ class _Phase:
                 other.not_before = min(other.not_before, now)
 
 
-def _attempt(action: Action, driver: Driver, events: ApplyEvents) -> str | BusyError | None:
+def _attempt(track: _Track, driver: Driver, events: ApplyEvents,
+             interrupt: threading.Event) -> str | BusyError | None:
     """One try: None when applied, the busy answer to retry, or the failure's message."""
+    action = track.action
+
     def progress(message: str) -> None:
         events.progress(action, message)
 
     try:
+        if action.kind is ActionKind.REPLACE:
+            return _replace(track, driver, progress, interrupt)
         _call_driver(action, driver, progress)
     except BusyError as busy:
         return busy
@@ -301,7 +323,40 @@ def _call_driver(action: Action, driver: Driver, progress: ProgressCallback) -> 
     elif action.kind is ActionKind.UPDATE:
         driver.update(update_patch(action), progress)
     else:
-        driver.delete(action.pool, action.live.etag if action.live else None, progress)
+        driver.delete(action.target, action.live.etag if action.live else None, progress)
+
+
+def _replace(track: _Track, driver: Driver, progress: ProgressCallback,
+             interrupt: threading.Event) -> str | None:
+    """Create the new provider pool, and once the provider reports it Succeeded, delete
+    the old one (the provider drains it). A failed create leaves the old pool alone; an
+    interrupt after the create, or a failed delete, leaves both, and the next plan shows
+    the delete that remains. Raises what the driver raises (a busy answer: sent again,
+    resuming after the create when that was done)."""
+    action = track.action
+    assert action.desired is not None and action.new_provider_name is not None
+    old, new = action.target, action.new_provider_name
+    if not track.created:
+        progress(f"creating provider pool '{new}'")
+        made = driver.create(replace(action.desired, managed=True, provider_name=new),
+                             progress)
+        state = made.status.provisioning_state if made.status else None
+        if state not in (None, "Succeeded"):
+            return (f"the new provider pool '{new}' ended {state}; '{old}' is left as it was:"
+                    " run plan again")
+        track.created = True
+    if interrupt.is_set():
+        return (f"interrupted after creating provider pool '{new}'; '{old}' is kept: run"
+                " apply again to delete it")
+    progress(f"created '{new}'; deleting provider pool '{old}' (its nodes are drained)")
+    try:
+        driver.delete(old, action.live.etag if action.live else None, progress)
+    except BusyError:
+        raise
+    except ReconcilerError as exc:
+        return (f"created provider pool '{new}', but deleting '{old}' failed: {exc}; both"
+                " remain: run apply again to delete it")
+    return None
 
 
 def _labels_to_send(action: Action) -> dict[str, str]:
@@ -338,4 +393,6 @@ def update_patch(action: Action) -> NodePool:
     if any(change.path == ("provisioningState",) for change in action.changes):
         values["status"] = PoolStatus(provisioning_state="Succeeded")  # re-send a failed pool
     etag = action.live.etag if action.live else None
-    return NodePool(name=desired.name, managed=True, etag=etag, **values)
+    written = action.live.provider_name if action.live else None
+    return NodePool(name=desired.name, provider_name=written, managed=True, etag=etag,
+                    **values)

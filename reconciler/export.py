@@ -71,6 +71,8 @@ def export_pool(pool: NodePool, caps: Capabilities, pinned: Iterable[str] = ()
     file sets); the provider's ``exported_extensions`` are always exported.
     """
     entry: dict[str, Any] = {"name": pool.name}
+    if pool.provider_name and pool.provider_name != pool.name:
+        entry["providerName"] = pool.provider_name  # replaced: informational, never planned
     for key, value in (("mode", pool.mode), ("instanceType", pool.instance_type),
                        ("osDiskType", pool.os_disk_type), ("osDiskSizeGiB", pool.os_disk_size_gib),
                        ("priority", pool.priority)):

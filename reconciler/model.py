@@ -212,6 +212,13 @@ class Capabilities:
     # zone numbers, as ``n`` or ``<region>-<n>`` (``reconciler.zones``).
     zone_problem: Callable[[str], str | None] | None = None
     canonical_zone: Callable[[str], str] | None = None
+    # Whether the driver can replace a pool (``immutableChanges: replace``): create one
+    # under another provider name that records the logical name, then delete the old one.
+    replaces: bool = False
+    # replace: the extension values the new pool gets, given (desired, live): the file's,
+    # and the live ones worth keeping where the file is silent (None: the file's only).
+    replacement_extensions: Callable[[NodePool, NodePool], dict[str, dict[str, Any]] | None] \
+        | None = None
 
 
 def driver_label_defaults(pool: NodePool, caps: Capabilities) -> dict[str, str]:

@@ -15,6 +15,7 @@ class ActionKind(StrEnum):
 
     CREATE = "create"
     UPDATE = "update"
+    REPLACE = "replace"  # create a new provider pool, then delete the old one
     DELETE = "delete"
 
 
@@ -27,6 +28,8 @@ class Reason(StrEnum):
     ADOPTED_AND_CHANGED = "adopted-and-changed"
     NO_LONGER_LISTED = "no-longer-listed"
     NOT_LISTED_PRUNE_ALL = "not-listed-prune-all"
+    IMMUTABLE_CHANGE = "immutable-change"
+    REPLACED = "replaced"
 
     @property
     def words(self) -> str:
@@ -41,6 +44,8 @@ _REASON_WORDS = {
     Reason.ADOPTED_AND_CHANGED: "adopted and changed",
     Reason.NO_LONGER_LISTED: "owned, no longer listed",
     Reason.NOT_LISTED_PRUNE_ALL: "not listed, prune: all",
+    Reason.IMMUTABLE_CHANGE: "immutable fields changed, immutableChanges: replace",
+    Reason.REPLACED: "left over from a replacement",
 }
 
 # A path into a pool: ("labels", "app.kubernetes.io/name"), ("autoscaling", "max").
@@ -76,6 +81,16 @@ class Action:
     reason: Reason | None = None
     desired: NodePool | None = field(default=None, compare=False, repr=False)
     live: NodePool | None = field(default=None, compare=False, repr=False)
+    # The provider pool written, when its name is not ``pool`` (always set for a replace:
+    # the old one), the new provider pool of a replace, and the immutable fields forcing it.
+    provider_name: str | None = None
+    new_provider_name: str | None = None
+    forced_by: tuple[FieldPath, ...] = ()
+
+    @property
+    def target(self) -> str:
+        """The provider pool this action updates or deletes (a replace: the old one)."""
+        return self.provider_name or self.pool
 
 
 @dataclass(frozen=True)
@@ -126,13 +141,18 @@ class Plan:
 
     @property
     def drained(self) -> tuple[str, ...]:
-        """The pools this plan destroys: their nodes are drained and removed (deletes)."""
-        return tuple(a.pool for a in self.actions if a.kind is ActionKind.DELETE)
+        """The pools this plan destroys: their nodes are drained and removed (deletes, and
+        the old provider pools of replacements, named ``pool (provider pool old)`` when
+        the names differ)."""
+        return tuple(_drained_name(a) for a in self.actions
+                     if a.kind in (ActionKind.DELETE, ActionKind.REPLACE))
 
     @property
     def summary(self) -> dict[str, int]:
-        """Counts per action kind, pools destroyed, and no-op pools, as in the plan JSON."""
-        counts = {kind.value: self.count(kind) for kind in ActionKind}
+        """Counts per action kind, pools destroyed, and no-op pools, as in the plan JSON
+        ("replace" only when there are replacements: format 2 readers default it to 0)."""
+        counts = {kind.value: self.count(kind) for kind in ActionKind
+                  if kind is not ActionKind.REPLACE or self.count(kind)}
         return {**counts, "destroy": len(self.drained), "noop": self.noop}
 
     @property
@@ -144,3 +164,10 @@ class Plan:
     def ok(self) -> bool:
         """False when the plan was rejected and cannot be applied."""
         return not self.errors
+
+
+def _drained_name(action: Action) -> str:
+    old = action.target
+    if old != action.pool or action.reason is Reason.REPLACED:
+        return f"{action.pool} (provider pool {old})"
+    return action.pool

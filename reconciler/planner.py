@@ -8,7 +8,7 @@ from dataclasses import replace
 from reconciler.compare import create_changes, diff_pool
 from reconciler.desired import DesiredState
 from reconciler.fingerprint import live_fingerprint
-from reconciler.guards import guard_errors, immutable_errors
+from reconciler.guards import guard_errors, immutable_errors, replace_refused
 from reconciler.ignore import matching_rule, with_live_values
 from reconciler.model import OWNER_TAG_VALUE, Capabilities, NodePool
 from reconciler.naturalsort import natural_key
@@ -21,6 +21,13 @@ from reconciler.plan import (
     PlanError,
     Reason,
 )
+from reconciler.replacing import (
+    current_pools,
+    forcing_paths,
+    leftover_deletes,
+    provider_names,
+    replace_action,
+)
 
 OWNER_FIELD = "managedBy"
 STATE_FIELD = "provisioningState"
@@ -28,22 +35,37 @@ STATE_FIELD = "provisioningState"
 
 def make_plan(desired: DesiredState, live: Sequence[NodePool], caps: Capabilities) -> Plan:
     """Diff ``desired`` against ``live``; reject what the provider cannot do, before any write."""
-    live_by_name = {pool.name: pool for pool in live}
+    live_by_name, left = current_pools(desired.pools, live, caps)
+    taken, listed = provider_names(live), {str(pool.name) for pool in desired.pools}
     creates: list[Action] = []
     updates: list[Action] = []
+    replaces: list[Action] = []
     errors: list[PlanError] = []
     ignored: list[IgnoredChange] = []
     noop = 0
     for pool in desired.pools:
-        current = live_by_name.get(pool.name)
+        current = live_by_name.get(str(pool.name))
         if current is None:
+            if str(pool.name) in taken:
+                errors.append(_name_held(str(pool.name), live))
             creates.append(Action(ActionKind.CREATE, str(pool.name), create_changes(pool, caps),
                                   Reason.NEW, desired=pool))
             continue
         pool, changes, skipped = _ignoring(pool, current, desired, caps)
         ignored.extend(skipped)
         changes += _failed_state(current)
+        forced = forcing_paths(changes, caps)
+        if forced and _replaces(str(pool.name), current, desired, caps):
+            errors.extend(immutable_errors(str(pool.name), changes, caps, forced=False))
+            found = replace_action(pool, current, changes, forced, taken, listed, caps)
+            if isinstance(found, PlanError):
+                errors.append(found)
+            else:
+                replaces.append(found)
+            continue
         errors.extend(immutable_errors(str(pool.name), changes, caps))
+        if forced and desired.replaces(str(pool.name)):
+            errors.append(replace_refused(str(pool.name), current, desired, caps))
         reason = Reason.CHANGED if current.managed else \
             Reason.ADOPTED_AND_CHANGED if changes else Reason.ADOPTED
         if not current.managed:
@@ -51,17 +73,20 @@ def make_plan(desired: DesiredState, live: Sequence[NodePool], caps: Capabilitie
             changes += (FieldChange((OWNER_FIELD,), owner, OWNER_TAG_VALUE),)
         if changes:
             updates.append(Action(ActionKind.UPDATE, str(pool.name), changes, reason,
-                                  desired=pool, live=current))
+                                  desired=pool, live=current, provider_name=_other(current)))
         else:
             noop += 1
-    listed = {pool.name for pool in desired.pools}
-    deletes, unmanaged, kept = _unlisted(live, listed, desired.prune)
-    errors.extend(guard_errors(desired, live, creates, updates, deletes, caps))
+    leftover = {id(pool) for pool in left}
+    deletes, unmanaged, kept = _unlisted([p for p in live if id(p) not in leftover], listed,
+                                         desired.prune)
+    deletes += leftover_deletes(left)
+    unmanaged += [str(pool.provider_name) for pool in left if not pool.managed]
+    errors.extend(guard_errors(desired, live, creates, updates, deletes, caps, replaces))
     errors = [locate_error(error, desired) for error in errors]
     return Plan(
         cluster=desired.cluster.name,
         provider=desired.cluster.provider,
-        actions=(*creates, *updates, *deletes),
+        actions=(*creates, *updates, *replaces, *deletes),
         noop=noop + len(kept),
         unmanaged=tuple(unmanaged),
         kept=tuple(kept),
@@ -69,6 +94,26 @@ def make_plan(desired: DesiredState, live: Sequence[NodePool], caps: Capabilitie
         live_fingerprint=live_fingerprint(live),
         ignored=tuple(ignored),
     )
+
+
+def _replaces(name: str, live: NodePool, desired: DesiredState, caps: Capabilities) -> bool:
+    """Whether an immutable change to ``name`` becomes a replacement: the file opts in,
+    the provider can, the pool is ours, and a protected pool opts in itself."""
+    return desired.replaces(name) and caps.replaces and bool(live.managed) and \
+        (name not in desired.protect or desired.pool_opts_in(name))
+
+
+def _other(pool: NodePool) -> str | None:
+    """The provider name, when it is not the logical name (a replaced pool)."""
+    return pool.provider_name if pool.provider_name not in (None, pool.name) else None
+
+
+def _name_held(name: str, live: Sequence[NodePool]) -> PlanError:
+    holder = next((str(p.name) for p in live if p.provider_name == name), name)
+    return PlanError(name, None, None, None,
+                     f"pool '{name}' cannot be created: the provider pool '{name}' is the"
+                     f" replacement of '{holder}'; choose another name, or replace"
+                     f" '{holder}' once more (it moves back to its own name)")
 
 
 def _ignoring(pool: NodePool, live: NodePool, desired: DesiredState, caps: Capabilities,
@@ -119,7 +164,7 @@ def _failed_state(live: NodePool) -> tuple[FieldChange, ...]:
     return (FieldChange((STATE_FIELD,), state, "Succeeded"),) if state == "Failed" else ()
 
 
-def _unlisted(live: Sequence[NodePool], listed: set[str | None],
+def _unlisted(live: Sequence[NodePool], listed: set[str],
               prune: str) -> tuple[list[Action], list[str], list[str]]:
     """Pools in the cluster but not in the file: deleted, reported unmanaged, or kept."""
     deletes: list[Action] = []
@@ -130,9 +175,10 @@ def _unlisted(live: Sequence[NodePool], listed: set[str | None],
             continue
         if prune == "all" or (prune == "owned" and pool.managed):
             reason = Reason.NO_LONGER_LISTED if pool.managed else Reason.NOT_LISTED_PRUNE_ALL
-            deletes.append(Action(ActionKind.DELETE, str(pool.name), (), reason, live=pool))
+            deletes.append(Action(ActionKind.DELETE, str(pool.name), (), reason, live=pool,
+                                  provider_name=_other(pool)))
         elif not pool.managed:
-            unmanaged.append(str(pool.name))
+            unmanaged.append(str(pool.provider_name or pool.name))
         else:
             kept.append(str(pool.name))
     return deletes, unmanaged, kept

@@ -28,6 +28,7 @@ from reconciler.plan import Action, ActionKind
 
 _VERB = {ActionKind.CREATE: ("creating", "created", "create"),
          ActionKind.UPDATE: ("updating", "updated", "update"),
+         ActionKind.REPLACE: ("replacing", "replaced", "replace"),
          ActionKind.DELETE: ("deleting", "deleted", "delete")}
 _COLOUR = {Outcome.APPLIED: "green", Outcome.FAILED: "red", Outcome.NOT_STARTED: "yellow"}
 HEARTBEAT_ENV = "RECONCILER_HEARTBEAT_SECONDS"

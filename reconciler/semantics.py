@@ -132,11 +132,14 @@ def _check_name(name: str, pool: dict[str, Any], caps: Capabilities, at: At,
     if name and caps.name_pattern and not re.fullmatch(caps.name_pattern, name):
         yield Diagnostic(*at("name"), f"invalid pool name '{name}': {caps.name_rule}",
                          rule="semantic/pool-name")
+    # providerName is read from the provider (export writes it when a replacement gave the
+    # pool another name); informational, but never a name the provider could not have.
     provider_name = pool.get("providerName")
-    if isinstance(provider_name, str) and provider_name != name:
-        yield Diagnostic(*at("providerName"), f"providerName '{provider_name}' differs from"
-                         f" name '{name}'; it is read from the provider, remove it",
-                         rule="semantic/provider-name")
+    if isinstance(provider_name, str) and provider_name != name and caps.name_pattern \
+            and not re.fullmatch(caps.name_pattern, provider_name):
+        yield Diagnostic(*at("providerName"), f"providerName '{provider_name}' is not a"
+                         f" provider pool name ({caps.name_rule}); it is read from the"
+                         " provider, remove it", rule="semantic/provider-name")
 
 
 def _check_autoscaling(pool: dict[str, Any], at: At) -> Iterator[Diagnostic]:

@@ -42,7 +42,7 @@ RULES = {
     "semantic/pool-limit": "More pools are listed than the provider allows.",
     "semantic/duplicate-pool-name": "Two pools have the same name.",
     "semantic/pool-name": "A pool name breaks the provider's naming rule.",
-    "semantic/provider-name": "providerName differs from name.",
+    "semantic/provider-name": "providerName is not a provider pool name.",
     "semantic/autoscaling-bounds": "Autoscaling is enabled without min and max.",
     "semantic/autoscaling-desired-ignored": "desired is set while autoscaling is enabled.",
     "semantic/autoscaling-min-max": "Autoscaling min is greater than max.",

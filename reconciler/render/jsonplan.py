@@ -21,7 +21,9 @@ from reconciler.plan import (
 # 2: actions carry "reason"; changes and errors carry "path" (segments) beside "field"
 # (display); "kept" lists owned pools kept by prune: none; "reconcilerVersion" is the tool's.
 # Added within 2 (readers default them): "summary.destroy" counts the pools destroyed;
-# errors carry the file "location"; "ignored" lists differences left alone, and why.
+# errors carry the file "location"; "ignored" lists differences left alone, and why;
+# "replace" actions (and "summary.replace" when there are any), "providerName" on actions
+# whose provider pool is not named as the pool, "newProviderName" and "forcedBy".
 FORMAT_VERSION = "2"
 
 
@@ -32,13 +34,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "reconcilerVersion": __version__,
         "cluster": {"name": plan.cluster, "provider": plan.provider},
         "summary": plan.summary,
-        "actions": [
-            {"action": action.kind.value, "pool": action.pool,
-             "reason": action.reason.value if action.reason else None,
-             "changes": [{"path": list(c.path), "field": c.field, "before": c.before,
-                          "after": c.after} for c in action.changes]}
-            for action in plan.actions
-        ],
+        "actions": [_action(action) for action in plan.actions],
         "unmanaged": list(plan.unmanaged),
         "kept": list(plan.kept),
         "errors": [{"pool": e.pool, "path": list(e.path) if e.path else None,
@@ -51,6 +47,21 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
     }
 
 
+def _action(action: Action) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "action": action.kind.value, "pool": action.pool,
+        "reason": action.reason.value if action.reason else None,
+        "changes": [{"path": list(c.path), "field": c.field, "before": c.before,
+                     "after": c.after} for c in action.changes]}
+    if action.provider_name is not None:
+        out["providerName"] = action.provider_name
+    if action.kind is ActionKind.REPLACE:
+        out["newProviderName"] = action.new_provider_name
+        out["forcedBy"] = [{"path": list(path), "field": ".".join(path)}
+                           for path in action.forced_by]
+    return out
+
+
 def plan_from_json(document: dict[str, Any]) -> Plan:
     """A plan read back from its JSON (saved plans; ``show``). Raises KeyError/ValueError."""
     if document.get("formatVersion") != FORMAT_VERSION:
@@ -60,7 +71,10 @@ def plan_from_json(document: dict[str, Any]) -> Plan:
         Action(ActionKind(raw["action"]), str(raw["pool"]),
                tuple(FieldChange(_path(c["path"]), c["before"], c["after"])
                      for c in raw["changes"]),
-               Reason(raw["reason"]) if raw.get("reason") is not None else None)
+               Reason(raw["reason"]) if raw.get("reason") is not None else None,
+               provider_name=_name(raw.get("providerName")),
+               new_provider_name=_name(raw.get("newProviderName")),
+               forced_by=tuple(_path(f["path"]) for f in raw.get("forcedBy", [])))
         for raw in document["actions"]
     )
     return Plan(
@@ -79,6 +93,10 @@ def plan_from_json(document: dict[str, Any]) -> Plan:
                                                                  i["after"]), str(i["why"]))
                       for i in document.get("ignored", [])),
     )
+
+
+def _name(raw: Any) -> str | None:
+    return None if raw is None else str(raw)
 
 
 def _location(location: Location | None) -> dict[str, Any] | None:

@@ -30,7 +30,8 @@ COMMENT_LIMIT = 65_536  # GitHub's limit for one comment, in characters
 RESERVED = 2_000  # room for the truncation notice and a CI job's own text around the plan
 MAX_VALUE = 500  # longest value shown in a cell; longer ones are shortened in place
 _MAX_DRAINED_NAMES = 50  # pools named in the destroy alert (100 is the pool limit)
-_ICON = {ActionKind.CREATE: "➕", ActionKind.UPDATE: "✏️", ActionKind.DELETE: "➖"}
+_ICON = {ActionKind.CREATE: "➕", ActionKind.UPDATE: "✏️", ActionKind.REPLACE: "-/+",
+         ActionKind.DELETE: "➖"}
 # One displayed unit of a value: an escape (JSON's or ours) or a single character.
 _UNIT = re.compile(r"\\(?:U[0-9a-fA-F]{8}|u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|.)|.", re.DOTALL)
 
@@ -99,7 +100,8 @@ def _title(plan: Plan) -> str:
     elif not plan.has_changes:
         state = "no changes"
     else:
-        state = (f"{counts['create']} to create, {counts['update']} to update,"
+        replacing = f" {counts['replace']} to replace," if counts.get("replace") else ""
+        state = (f"{counts['create']} to create, {counts['update']} to update,{replacing}"
                  f" {counts['delete']} to delete")
     return (f"{plan_marker(plan.cluster)}\n### reconciler plan for {_code_span(plan.cluster)}"
             f" ({_text(plan.provider)}): {state}\n\n")
@@ -181,11 +183,19 @@ def _add_details(budget: _Budget, action: Action) -> int:
             + ("| field | value |\n|---|---|\n" if created else
                "| field | before | after |\n|---|---|---|\n"))
     rows = [_row(_code_span(c.field), _value(c.after)) if created else
-            _row(_code_span(c.field), _value(c.before), _value(c.after))
+            _row(_code_span(c.field), _value(c.before), _value(c.after)
+                 + (" (forces replacement)" if c.path in action.forced_by else ""))
             for c in action.changes]
+    if action.new_provider_name is not None:
+        rows.insert(0, _row("provider pool", _code_span(action.target),
+                            _code_span(action.new_provider_name)))
+    elif action.provider_name is not None:
+        rows.insert(0, _row("provider pool", _code_span(action.provider_name), "(deleted)"
+                            if action.kind is ActionKind.DELETE else ""))
+    extra = len(rows) - len(action.changes)  # the provider pool's row is not a field
     tail = "\n</details>\n\n"
     if budget.take(head + "".join(rows) + tail):
-        return len(rows)
+        return len(rows) - extra
     # Cut short: open the block only if its first row, a "more" line and the closing tag
     # fit too, so the comment never holds an unclosed <details>.
     closing = len(_more_line(len(rows))) + len(tail)
@@ -198,7 +208,7 @@ def _add_details(budget: _Budget, action: Action) -> int:
         shown += 1
     budget.remaining += closing
     budget.take(_more_line(len(rows) - shown) + tail, force=True)
-    return shown
+    return max(shown - extra, 0)
 
 
 def _row(*cells: str) -> str:

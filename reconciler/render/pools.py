@@ -16,7 +16,8 @@ from reconciler.naturalsort import natural_key
 
 
 def pools_json(pools: Sequence[NodePool]) -> str:
-    """Live pools in the model's terms, with the ownership marker."""
+    """Live pools in the model's terms, with the ownership marker; ``name`` is the logical
+    name and ``providerName`` the provider's."""
     rows: list[dict[str, Any]] = [{**pool_to_dict(p), "managed": bool(p.managed)} for p in pools]
     return json_text(json.dumps(rows, indent=2, ensure_ascii=False)) + "\n"
 
@@ -40,7 +41,10 @@ def _row(pool: NodePool) -> tuple[str, ...]:
     else:
         nodes = str(scaling.desired) if scaling and scaling.desired is not None else "-"
     status = pool.status.provisioning_state if pool.status else None
-    cells = (str(pool.name), pool.mode or "-", pool.instance_type or "-",
+    name = str(pool.name)
+    if pool.provider_name and pool.provider_name != pool.name:
+        name += f" (provider pool {pool.provider_name})"  # a replacement's new pool
+    cells = (name, pool.mode or "-", pool.instance_type or "-",
              ",".join(pool.zones or ()) or "-", nodes, pool.priority or "-",
              "yes" if pool.managed else "no", status or "-")
     return tuple(terminal(cell) or "-" for cell in cells)

@@ -1,4 +1,4 @@
-"""The terminal view: + create, ~ update, - delete, before -> after per field.
+"""The terminal view: + create, ~ update, -/+ replace, - delete, before -> after per field.
 
 Every name, value, reason and message is untrusted and goes through
 ``reconciler.escape.terminal``: controls, separators and bidi characters are shown as
@@ -16,7 +16,9 @@ from reconciler.plan import Action, ActionKind, Plan
 from reconciler.render.values import show
 
 _MARK = {ActionKind.CREATE: ("+", "green"), ActionKind.UPDATE: ("~", "yellow"),
-         ActionKind.DELETE: ("-", "red")}
+         ActionKind.REPLACE: ("-/+", "magenta"), ActionKind.DELETE: ("-", "red")}
+PROVIDER_POOL = "provider pool"
+FORCES = "(forces replacement)"
 
 
 def render_text(plan: Plan, *, color: bool = False) -> str:
@@ -68,11 +70,18 @@ def _action_lines(action: Action, paint: Callable[..., str]) -> list[str]:
     lines = [paint(head, fg, bold=True)
              + (f"  ({terminal(action.reason.words)})" if action.reason else "")]
     fields = [terminal(c.field) for c in action.changes]
-    columns = max((width(field) for field in fields), default=0)
+    rows = []
+    if action.new_provider_name is not None:
+        rows.append((PROVIDER_POOL, f"{terminal(action.target)} -> "
+                                    f"{terminal(action.new_provider_name)}"))
+    elif action.provider_name is not None:
+        rows.append((PROVIDER_POOL, terminal(action.provider_name)))
     for field, change in zip(fields, action.changes, strict=True):
         value = _show(change.after) if action.kind is ActionKind.CREATE else \
             f"{_show(change.before)} -> {_show(change.after)}"
-        lines.append(f"      {pad(field, columns)}  {value}")
+        rows.append((field, value + (f"  {FORCES}" if change.path in action.forced_by else "")))
+    columns = max((width(field) for field, _ in rows), default=0)
+    lines += [f"      {pad(field, columns)}  {value}" for field, value in rows]
     return [*lines, ""]
 
 
@@ -82,7 +91,8 @@ def _summary_line(plan: Plan) -> str:
     counts = plan.summary
     if not plan.has_changes:
         return f"No changes. The cluster matches the file ({unchanged_words(plan)})."
-    return (f"Plan: {counts['create']} to create, {counts['update']} to update,"
+    replacing = f" {counts['replace']} to replace," if counts.get("replace") else ""
+    return (f"Plan: {counts['create']} to create, {counts['update']} to update,{replacing}"
             f" {counts['delete']} to delete, {counts['noop']} unchanged.")
 
 

@@ -118,4 +118,6 @@ def aks_capabilities(location: str | None) -> Capabilities:
         zone_label=mapping.zone_label,
         frozen_fields=rules.frozen_fields,
         export_defaults={"powerState": {"code": rules.RUNNING}},
+        replaces=True,
+        replacement_extensions=rules.replacement_extensions,
     )

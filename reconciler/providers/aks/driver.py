@@ -48,6 +48,7 @@ from reconciler.providers.aks.mapping import (
     arm_for_create,
     arm_for_update,
     pool_from_arm,
+    provider_name,
     same_for_plan,
 )
 
@@ -97,15 +98,16 @@ class AksDriver(Driver):
 
     def create(self, pool: NodePool, progress: ProgressCallback | None = None) -> NodePool:
         """PUT with If-None-Match: * (412: the pool appeared since the plan)."""
-        if not pool.name:
+        name = provider_name(pool)  # a replacement's new pool has its own
+        if not name:
             raise ProviderValidationError("a node pool needs a name")
         body = arm_for_create(pool)
         etag = None
-        if pool.name in self._preempted:  # our create exists, Failed: send it again over it
-            fresh = self._reread(pool.name)
+        if name in self._preempted:  # our create exists, Failed: send it again over it
+            fresh = self._reread(name)
             etag = (fresh.get("properties") or {}).get("eTag") if fresh else None
         try:
-            raw = self._put(pool.name, body, etag=etag, create=etag is None,
+            raw = self._put(name, body, etag=etag, create=etag is None,
                             progress=progress, state="Creating")
         except StaleError as stale:
             # What our create would have made: these labels exactly, and our marker.
@@ -118,7 +120,7 @@ class AksDriver(Driver):
 
         Re-reads the pool first (one GET) when the listing may be stale: see the module.
         """
-        name = pool.name
+        name = provider_name(pool)
         if not name:
             raise ProviderValidationError("a node pool needs a name")
         if name in self._preempted or self._listing_is_old(name):
@@ -286,14 +288,14 @@ class AksDriver(Driver):
         that landed counts as done only once AKS reports it ``Succeeded``.
         """
         self.list()
-        listed = self._cached(str(pool.name))
+        listed = self._cached(provider_name(pool))
         if listed is None or arm_for_update(listed, pool):
             raise stale
         state = (listed.get("properties") or {}).get("provisioningState")
         if state != "Succeeded":  # the write landed, but AKS did not finish it
-            raise ProviderError(f"pool '{pool.name}' has the asked values, but AKS reports"
-                                f" provisioningState {state or 'unknown'}; the operation did"
-                                " not succeed: check the pool, then run plan again")
+            raise ProviderError(f"pool '{provider_name(pool)}' has the asked values, but AKS"
+                                f" reports provisioningState {state or 'unknown'}; the operation"
+                                " did not succeed: check the pool, then run plan again")
         return listed
 
     def _list_raw(self) -> builtins.list[dict[str, Any]]:

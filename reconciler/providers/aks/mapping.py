@@ -41,6 +41,10 @@ READ_ONLY_PROPERTIES = (
 # Writable, but only sent when a patch asks for it (echoing it back could restart a pool).
 SEND_WHEN_SET = ("powerState",)
 MODES = {"system": "System", "user": "User"}
+# The logical pool name of a pool created under another name by a replacement, a tag next
+# to the ownership marker; a pool without it is named by its agent pool name.
+LOGICAL_TAG_KEY = "reconciler-pool"
+MARKER_TAGS = (OWNER_TAG_KEY, LOGICAL_TAG_KEY)
 PRIORITIES = {"regular": "Regular", "spot": "Spot"}
 
 
@@ -51,9 +55,12 @@ def pool_from_arm(raw: dict[str, Any], location: str | None) -> NodePool:
     owner = tags.get(OWNER_TAG_KEY)
     if owner == OWNER_TAG_VALUE:
         del tags[OWNER_TAG_KEY]  # ours: the model says managed; another owner stays visible
+    # The logical name counts only next to our marker: another tool's tag names nothing.
+    logical = tags.pop(LOGICAL_TAG_KEY, None) if owner == OWNER_TAG_VALUE else None
+    logical = logical or raw.get("name")
     priority = props.get("scaleSetPriority")
     return NodePool(
-        name=raw.get("name"),
+        name=logical,
         provider_name=raw.get("name"),
         mode=props["mode"].lower() if props.get("mode") else None,
         labels=dict(props.get("nodeLabels") or {}),
@@ -106,6 +113,8 @@ def arm_for_create(pool: NodePool) -> dict[str, Any]:
         props["scaleSetPriority"] = PRIORITIES.get(pool.priority, pool.priority)
     _apply_labels(props, pool.labels or {})
     props.setdefault("tags", {})[OWNER_TAG_KEY] = OWNER_TAG_VALUE
+    if pool.provider_name and pool.name and pool.provider_name != pool.name:
+        props["tags"][LOGICAL_TAG_KEY] = pool.name  # a replacement: the pool's own name
     scaling = pool.autoscaling
     if scaling is not None and scaling.enabled and scaling.min is not None:
         props["count"] = scaling.min  # the autoscaler starts from the floor
@@ -209,9 +218,9 @@ def _apply_extensions(props: dict[str, Any], aks: dict[str, Any]) -> None:
             if set(value) == set(live):  # same taints in another order: no change
                 continue
         elif key == "tags":
-            owner = (props.get("tags") or {}).get(OWNER_TAG_KEY)
-            value = {k: v for k, v in value.items() if k != OWNER_TAG_KEY}
-            value.update({OWNER_TAG_KEY: owner} if owner is not None else {})
+            live_tags = props.get("tags") or {}
+            value = {k: v for k, v in value.items() if k not in MARKER_TAGS}
+            value.update({k: live_tags[k] for k in MARKER_TAGS if live_tags.get(k) is not None})
         elif isinstance(value, dict):
             # Other objects (upgradeSettings): the file's keys only; the rest keep their value.
             value = {**(props.get(key) or {}), **value}
@@ -240,6 +249,11 @@ def _default_driver_labels(props: dict[str, Any], pool: NodePool) -> None:
     if zone is not None:
         labels.setdefault(ZONE_LABEL, zone)
     props["nodeLabels"] = labels
+
+
+def provider_name(pool: NodePool) -> str:
+    """The agent pool a model pool is written to: its provider name, else its name."""
+    return str(pool.provider_name or pool.name or "")
 
 
 def zone_label(zones: tuple[str, ...]) -> str | None:

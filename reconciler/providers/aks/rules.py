@@ -258,3 +258,26 @@ def owner_of(pool: NodePool) -> str | None:
     """The ownership marker's value on a live pool (another tool's name, when adopting)."""
     owner = ((pool.extensions or {}).get("aks") or {}).get("tags", {}).get(OWNER_TAG_KEY)
     return str(owner) if owner is not None else None
+
+
+# -- replacing a pool (immutableChanges: replace) -------------------------------------
+
+# The live pool's properties a replacement keeps where the file is silent: what workloads
+# and the network rely on. Spot settings follow only a pool that stays spot; the power
+# state, versions of the image and create-only profiles start afresh.
+KEPT_ON_REPLACE = ("nodeTaints", "tags", "maxPods", "osType", "osSKU", "orchestratorVersion",
+                   "upgradeSettings", "kubeletDiskType", "vnetSubnetID", "podSubnetID",
+                   "scaleDownMode", "enableNodePublicIP", "kubeletConfig", "linuxOSConfig",
+                   "enableEncryptionAtHost", "enableFIPS", "workloadRuntime")
+KEPT_WHEN_SPOT = ("spotMaxPrice", "scaleSetEvictionPolicy")
+
+
+def replacement_extensions(desired: NodePool, live: NodePool) -> dict[str, dict[str, Any]]:
+    """``extensions.aks`` of the pool replacing ``live``: the file's values, and the live
+    ones of ``KEPT_ON_REPLACE`` (and of ``KEPT_WHEN_SPOT`` for a spot pool) it lacks."""
+    have = (live.extensions or {}).get("aks") or {}
+    priority = str(desired.priority or live.priority or "regular").lower()
+    keys = KEPT_ON_REPLACE + (KEPT_WHEN_SPOT if priority == "spot" else ())
+    aks = {key: have[key] for key in keys if key in have and have[key] is not None}
+    aks.update((desired.extensions or {}).get("aks") or {})
+    return {**(desired.extensions or {}), "aks": aks} if aks else dict(desired.extensions or {})

@@ -29,7 +29,12 @@ from reconciler.errors import (
 )
 from reconciler.model import Capabilities, Cluster, NodePool
 from reconciler.providers.aks.capabilities import aks_capabilities
-from reconciler.providers.aks.mapping import arm_for_create, arm_for_update, pool_from_arm
+from reconciler.providers.aks.mapping import (
+    arm_for_create,
+    arm_for_update,
+    pool_from_arm,
+    provider_name,
+)
 from reconciler.providers.local.store import AgentPoolStore, AksApiError
 
 T = TypeVar("T")
@@ -144,13 +149,13 @@ class LocalDriver(Driver):
 
         pools = self.state.read()
         return [pool_from_arm(pools[n], self.location) for n in sorted(pools, key=natural_key)
-                if name is None or n == name]
+                if name is None or n == name]  # by provider name
 
     def create(self, pool: NodePool, progress: ProgressCallback | None = None) -> NodePool:
         """Create ``pool``; a pool of that name appearing since the plan is stale."""
-        if not pool.name:
+        name, body = provider_name(pool), arm_for_create(pool)
+        if not name:
             raise ProviderValidationError("a node pool needs a name")
-        name, body = pool.name, arm_for_create(pool)
         stored, _ = self._transaction(
             name, lambda store: (store.put(name, body, if_none_match="*")[0], True))
         self._simulate("Creating", progress)
@@ -158,7 +163,7 @@ class LocalDriver(Driver):
 
     def update(self, pool: NodePool, progress: ProgressCallback | None = None) -> NodePool:
         """Apply the set fields of ``pool``; no write when nothing would change."""
-        name = pool.name or ""
+        name = provider_name(pool)
 
         def change(store: AgentPoolStore) -> tuple[dict, bool]:
             listed = store.get(name)
