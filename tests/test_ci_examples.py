@@ -317,8 +317,12 @@ def test_read_only_identity_for_plan_and_drift_apply_identity_behind_the_environ
                              "tenant-id": "${{ vars.AZURE_TENANT_ID }}",
                              "subscription-id": "${{ vars.AZURE_SUBSCRIPTION_ID }}"}
     text = (CI / name).read_text()
-    assert not re.search(r"AZURE_CLIENT_ID\b", text)  # one name per identity, no shared one
+    # one variable per identity, no shared one
+    assert not re.search(r"vars\.AZURE_CLIENT_ID\b", text)
     if name == "github-apply.yml":
+        # the apply step renews its token as the apply identity (auth: default, OIDC)
+        [apply] = [s for s in job["steps"] if s.get("id") == "apply"]
+        assert apply["env"]["AZURE_CLIENT_ID"] == "${{ vars.AZURE_APPLY_CLIENT_ID }}"
         assert job["environment"] == "production"
         assert job["if"] == "github.ref == 'refs/heads/main'"
         assert "AZURE_PLAN_CLIENT_ID" not in text
