@@ -54,11 +54,13 @@ def configure_logging(debug: bool) -> None:
     Without it, azure-identity's multi-line warnings (each credential it tried) would
     print before our one-line error; the error carries the remedy instead.
     """
+    root = logging.getLogger()
+    ours = [handler for handler in root.handlers if getattr(handler, "_reconciler", False)]
+    for handler in ours:  # an earlier invocation in this process (tests) asked for debug
+        root.removeHandler(handler)
+    if ours and not debug:
+        root.setLevel(logging.WARNING)  # Python's default, which debug had changed
     if debug:
-        root = logging.getLogger()
-        for handler in list(root.handlers):
-            if getattr(handler, "_reconciler", False):
-                root.removeHandler(handler)
         handler = logging.StreamHandler(sys.stderr)  # the redacting stream (cli.py)
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         handler._reconciler = True  # type: ignore[attr-defined]

@@ -163,7 +163,8 @@ def map_error(err: Exception, *, action: str, pool: str, auth: str, endpoint: st
     ``conflict_backoff`` seconds (doubling) for up to ``conflict_timeout``.
     """
     where = f"{action} pool '{pool}'" if pool else action
-    if isinstance(err, ClientAuthenticationError) and err.response is None:
+    if isinstance(err, ClientAuthenticationError) and \
+            (err.response is None or _from_token_endpoint(err)):
         return AuthError(f"could not get an Azure token with auth '{auth}':"
                          f" {_first_line(err.message)}; {SIGN_IN_REMEDY.get(auth, '')}"
                          " (RECONCILER_LOG=debug shows each credential's answer)")
@@ -246,3 +247,10 @@ def _drop_authorization(headers: Any) -> None:
 
 def _first_line(text: str | None) -> str:
     return (text or "").strip().splitlines()[0] if (text or "").strip() else "unknown error"
+
+
+def _from_token_endpoint(err: ClientAuthenticationError) -> bool:
+    """The answer came from Microsoft Entra's token endpoint (signing in failed), not from
+    AKS: azure-identity raises with the token endpoint's HTTP response attached."""
+    request = getattr(err.response, "request", None)
+    return "/oauth2/" in str(getattr(request, "url", ""))
