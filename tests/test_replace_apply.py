@@ -254,7 +254,7 @@ def test_a_protected_pool_is_replaced_only_when_it_opts_in(tmp_path: Path,
         assert all(a.reason is not Reason.IMMUTABLE_CHANGE for a in planned.plan.actions)
 
 
-def test_a_provider_without_replacement_keeps_rejecting(tmp_path: Path) -> None:
+def test_eks_plans_a_replacement_under_its_own_name_rule(tmp_path: Path) -> None:
     from reconciler.registry import capabilities_for
 
     path = tmp_path / "pools.yaml"
@@ -265,11 +265,22 @@ def test_a_provider_without_replacement_keeps_rejecting(tmp_path: Path) -> None:
                     "  - {name: web, instanceType: m5.xlarge}\n")
     desired = load_desired(str(path))
     caps = capabilities_for("eks", desired.cluster.settings)
+    assert caps.replaces
     live = [NodePool(name="web", provider_name="web", instance_type="m5.large",
-                     managed=True)]
+                     managed=True, extensions={"eks": {
+                         "taints": ["dedicated=web:NoSchedule"], "tags": {"team": "web"},
+                         "amiType": "AL2023_x86_64_STANDARD", "releaseVersion": "1.29-x",
+                         "launchTemplate": {"id": "lt-1", "name": "web", "version": "2"}}})]
     plan = make_plan(desired, live, caps)
-    assert [a.kind for a in plan.actions] == [ActionKind.UPDATE]
-    assert any("provider 'eks' cannot replace pools yet" in e.message for e in plan.errors)
+    assert plan.ok, plan.errors
+    [action] = plan.actions
+    assert action.kind is ActionKind.REPLACE
+    assert (action.provider_name, action.new_provider_name) == ("web", "web2")
+    assert action.desired is not None
+    assert action.desired.extensions == {"eks": {
+        "taints": ["dedicated=web:NoSchedule"], "tags": {"team": "web"},
+        "amiType": "AL2023_x86_64_STANDARD",
+        "launchTemplate": {"id": "lt-1", "version": "2"}}}  # no AMI release: the latest
 
 
 def _case_plan(case: str, monkeypatch: pytest.MonkeyPatch) -> Any:

@@ -68,6 +68,8 @@ def eks_capabilities(settings: Mapping[str, Any]) -> Capabilities:
         zone_problem=partial(rules.zone_problem, region=region),
         canonical_zone=rules.canonical_zone,
         zone_label=rules.zone_label,
+        replaces=True,
+        replacement_extensions=rules.replacement_extensions,
     )
 
 

@@ -12,6 +12,7 @@ gone. ResourceInUseException (another operation on the node group) is waited out
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -27,7 +28,7 @@ from reconciler.errors import (
     ProviderValidationError,
     StaleError,
 )
-from reconciler.model import Capabilities, Cluster, NodePool
+from reconciler.model import Capabilities, Cluster, NodePool, PoolStatus
 from reconciler.providers.eks.capabilities import eks_capabilities
 from reconciler.providers.eks.client import (
     EksSettings,
@@ -45,11 +46,13 @@ from reconciler.providers.eks.mapping import (
     after_update,
     create_request,
     pool_from_eks,
+    provider_name,
     update_request,
 )
 
 PAGE_SIZE = 100  # ListNodegroups' largest page
 MAX_DESCRIBES = 8  # DescribeNodegroup calls in flight at once
+CREATED = "Succeeded"  # the provisioning state create reports once the node group is ACTIVE
 
 
 class EksDriver(Driver):
@@ -109,10 +112,12 @@ class EksDriver(Driver):
         return [pool_from_eks(raw, zone_of) for raw in raws]
 
     def create(self, pool: NodePool, progress: ProgressCallback | None = None) -> NodePool:
-        """CreateNodegroup, then wait for ACTIVE (a node group of that name: run plan again)."""
-        if not pool.name:
+        """CreateNodegroup, then wait for ACTIVE (a node group of that name: run plan again).
+        The node group is named by ``pool.provider_name`` when set (a replacement's new node
+        group, which records ``pool.name`` in its ``reconciler-pool`` tag)."""
+        name = provider_name(pool)
+        if not name:
             raise ProviderValidationError("a node group needs a name")
-        name = pool.name
         subnets, zones = self._call(lambda: self._subnets_for(pool.zones),
                                     action="find subnets for", pool=name)
         request = create_request(pool, subnets=subnets, zones=zones,
@@ -129,14 +134,19 @@ class EksDriver(Driver):
                                    verb="create", progress=progress)
         assert raw is not None
         self._remember(raw)
-        return pool_from_eks(raw, self._zones())
+        made = pool_from_eks(raw, self._zones())
+        # ACTIVE is EKS's word for a finished create; the executor's is Succeeded (a
+        # replacement deletes the old node group only after it).
+        count = made.status.current_node_count if made.status else None
+        return dataclasses.replace(made, status=PoolStatus(CREATED, count))
 
     def update(self, pool: NodePool, progress: ProgressCallback | None = None) -> NodePool:
         """The calls that make the listed node group what ``pool`` sets; none if nothing
-        changes."""
-        if not pool.name:
+        changes. The node group is ``pool.provider_name`` (the executor passes the live
+        one's), else ``pool.name``."""
+        name = provider_name(pool)
+        if not name:
             raise ProviderValidationError("a node group needs a name")
-        name = pool.name
         raw = self._cached(name)
         if raw is None:
             raise StaleError(f"pool '{name}' no longer exists; run plan again")
@@ -172,8 +182,9 @@ class EksDriver(Driver):
 
     def delete(self, name: str, etag: str | None = None,
                progress: ProgressCallback | None = None) -> None:
-        """DeleteNodegroup, then wait until it is gone; a missing node group is success.
-        EKS has no conditional delete, so ``etag`` is not sent."""
+        """DeleteNodegroup of the node group ``name`` (a provider name, as the executor
+        passes it), then wait until it is gone; a missing node group is success. EKS has no
+        conditional delete, so ``etag`` is not sent."""
         try:
             self._call(lambda: retry_in_use(
                 lambda: self.eks.delete_nodegroup(clusterName=self.settings.cluster_name,

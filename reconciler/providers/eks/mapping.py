@@ -39,6 +39,10 @@ DRIVER_LABEL_PREFIX = "kompox.dev/"
 # Label and tag keys EKS and AWS own: never diffed, never removed.
 SERVER_LABEL_PREFIX = "eks.amazonaws.com/"
 AWS_TAG_PREFIX = "aws:"
+# The logical pool name of a node group created under another name by a replacement, a tag
+# next to the ownership marker; a node group without it is named by its node group name.
+LOGICAL_TAG_KEY = "reconciler-pool"
+MARKER_TAGS = (OWNER_TAG_KEY, LOGICAL_TAG_KEY)
 _TAINT = re.compile(r"^(?P<key>[^=:]+)(?:=(?P<value>[^:]*))?:(?P<effect>[A-Za-z]+)$")
 # A fixed-size pool created without a node count starts with this many nodes (as on AKS).
 DEFAULT_FIXED_SIZE = 1
@@ -94,12 +98,14 @@ def pool_from_eks(raw: Mapping[str, Any], zone_of: Mapping[str, str]) -> NodePoo
     owner = tags.get(OWNER_TAG_KEY)
     if owner == OWNER_TAG_VALUE:
         del tags[OWNER_TAG_KEY]  # ours: the model says managed; another owner stays visible
+    # The logical name counts only next to our marker: another tool's tag names nothing.
+    logical = tags.pop(LOGICAL_TAG_KEY, None) if owner == OWNER_TAG_VALUE else None
     scaling = raw.get("scalingConfig") or {}
     low, high, count = scaling.get("minSize"), scaling.get("maxSize"), scaling.get("desiredSize")
     instance_types = raw.get("instanceTypes") or []
     modified = raw.get("modifiedAt")
     return NodePool(
-        name=raw.get("nodegroupName"),
+        name=logical or raw.get("nodegroupName"),
         provider_name=raw.get("nodegroupName"),
         mode="user",  # every node group runs workloads: EKS runs the control plane itself
         labels={str(k): str(v) for k, v in (raw.get("labels") or {}).items()},
@@ -144,18 +150,23 @@ def _extensions(raw: Mapping[str, Any], tags: dict[str, str]) -> dict[str, Any]:
 def create_request(pool: NodePool, *, subnets: list[str], zones: Iterable[str],
                    node_role: str) -> dict[str, Any]:
     """CreateNodegroup's arguments (but ``clusterName``) for ``pool``, marked as owned and
-    carrying the driver labels; ``zones`` are those of ``subnets``."""
+    carrying the driver labels; ``zones`` are those of ``subnets``. A replacement's node
+    group (``provider_name`` other than ``name``) records the logical name in a tag."""
     eks = (pool.extensions or {}).get(NAMESPACE) or {}
     labels = {k: v for k, v in (pool.labels or {}).items()
               if k in DRIVER_LABELS
               or not k.startswith((DRIVER_LABEL_PREFIX, SERVER_LABEL_PREFIX))}
+    tags = {k: str(v) for k, v in (eks.get("tags") or {}).items() if k not in MARKER_TAGS}
+    tags[OWNER_TAG_KEY] = OWNER_TAG_VALUE
+    name = provider_name(pool)
+    if pool.name and name != pool.name:
+        tags[LOGICAL_TAG_KEY] = str(pool.name)  # a replacement: the pool's own name
     request: dict[str, Any] = {
-        "nodegroupName": pool.name,
+        "nodegroupName": name,
         "nodeRole": eks.get("nodeRole") or node_role,
         "subnets": list(subnets),
         "labels": {**driver_labels(str(pool.name), zones), **labels},  # the pool's pins win
-        "tags": {**{k: str(v) for k, v in (eks.get("tags") or {}).items()
-                    if k != OWNER_TAG_KEY}, OWNER_TAG_KEY: OWNER_TAG_VALUE},
+        "tags": tags,
     }
     scaling = _create_scaling(pool.autoscaling)
     if scaling:
@@ -174,6 +185,11 @@ def create_request(pool: NodePool, *, subnets: list[str], zones: Iterable[str],
         if eks.get(key) not in (None, {}, []):
             request[key] = copy.deepcopy(eks[key])
     return request
+
+
+def provider_name(pool: NodePool) -> str:
+    """The node group a model pool is written to: its provider name, else its name."""
+    return str(pool.provider_name or pool.name or "")
 
 
 def _create_scaling(scaling: Autoscaling | None) -> dict[str, int] | None:
@@ -311,18 +327,22 @@ def _labels_payload(live: dict[str, str], wanted: dict[str, str]) -> dict[str, A
 
 def _tag_changes(live: Mapping[str, Any], wanted: Mapping[str, Any] | None,
                  managed: bool) -> tuple[dict[str, str], tuple[str, ...]]:
-    """(tags to set, keys to remove); the marker and AWS's ``aws:`` tags are never removed."""
+    """(tags to set, keys to remove); the markers and AWS's ``aws:`` tags are never removed,
+    but a logical-name tag another tool left is, when the node group becomes ours (it would
+    rename the pool once next to our marker)."""
     live_tags = {str(k): str(v) for k, v in live.items()}
     add: dict[str, str] = {}
-    remove: tuple[str, ...] = ()
+    remove: set[str] = set()
     if wanted is not None:
-        user = {str(k): str(v) for k, v in wanted.items() if k != OWNER_TAG_KEY}
+        user = {str(k): str(v) for k, v in wanted.items() if k not in MARKER_TAGS}
         add = {k: v for k, v in user.items() if live_tags.get(k) != v}
-        remove = tuple(sorted(k for k in live_tags if k not in user and k != OWNER_TAG_KEY
-                              and not k.startswith(AWS_TAG_PREFIX)))
+        remove = {k for k in live_tags if k not in user and k not in MARKER_TAGS
+                  and not k.startswith(AWS_TAG_PREFIX)}
     if managed and live_tags.get(OWNER_TAG_KEY) != OWNER_TAG_VALUE:
         add[OWNER_TAG_KEY] = OWNER_TAG_VALUE
-    return add, remove
+        if LOGICAL_TAG_KEY in live_tags:
+            remove.add(LOGICAL_TAG_KEY)
+    return add, tuple(sorted(remove))
 
 
 def after_update(raw: Mapping[str, Any], request: UpdateRequest) -> dict[str, Any]:

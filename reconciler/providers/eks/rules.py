@@ -16,6 +16,8 @@ from reconciler.plan import FieldChange, PlanError
 from reconciler.providers.eks.mapping import (
     AWS_TAG_PREFIX,
     KUBERNETES_EFFECTS,
+    LOGICAL_TAG_KEY,
+    MARKER_TAGS,
     NAMESPACE,
     canonical_taints,
     parse_taint,
@@ -120,6 +122,9 @@ def _extension_problems(pool: dict[str, Any], eks: dict[str, Any]) -> Iterator[P
             if str(key).startswith(AWS_TAG_PREFIX):
                 yield (*base, "tags", key), f"tag keys starting with '{AWS_TAG_PREFIX}' are" \
                     " reserved by AWS"
+            elif key == LOGICAL_TAG_KEY:
+                yield (*base, "tags", key), f"the tag {LOGICAL_TAG_KEY} is reconciler's:" \
+                    " it records the pool's name on a replacement's node group"
         user = [key for key in tags if key != OWNER_TAG_KEY]
         if len(user) > MAX_TAGS - 1:
             yield (*base, "tags"), f"{len(user)} tags; an EKS node group has at most" \
@@ -181,12 +186,13 @@ def change_problem(pool: str, change: FieldChange) -> PlanError | None:
 
 def extension_value(key: str, value: Any) -> Any:
     """``extensions.eks.KEY`` as compared and exported: taints as a sorted set in canonical
-    form, tags without the ownership tag and AWS's ``aws:`` tags, none the same as empty."""
+    form, tags without reconciler's marker tags and AWS's ``aws:`` tags, none the same as
+    empty."""
     if key == "taints" and isinstance(value, list | tuple | None):
         return canonical_taints(value)
     if key == "tags" and isinstance(value, dict | None):
         return {str(k): v for k, v in (value or {}).items()
-                if k != OWNER_TAG_KEY and not str(k).startswith(AWS_TAG_PREFIX)}
+                if k not in MARKER_TAGS and not str(k).startswith(AWS_TAG_PREFIX)}
     return value
 
 
@@ -195,3 +201,39 @@ def owner_of(pool: NodePool) -> str | None:
     tags = ((pool.extensions or {}).get(NAMESPACE) or {}).get("tags") or {}
     owner = tags.get(OWNER_TAG_KEY)
     return str(owner) if owner is not None else None
+
+
+# -- replacing a node group (immutableChanges: replace) --------------------------------
+
+# The live node group's settings a replacement keeps where the file is silent: what
+# workloads rely on (taints, tags), how it rolls (updateConfig), what its nodes run as and
+# on (amiType, nodeRole, version: the Kubernetes minor). releaseVersion (the AMI release)
+# starts afresh, as a new node group gets the latest for its version.
+KEPT_ON_REPLACE = ("taints", "tags", "updateConfig", "amiType", "nodeRole", "version")
+# How nodes are launched: kept together, and only when the file names neither (a launch
+# template and remoteAccess exclude each other; a template may set the AMI itself).
+KEPT_LAUNCH = ("launchTemplate", "remoteAccess")
+
+
+def replacement_extensions(desired: NodePool, live: NodePool) -> dict[str, dict[str, Any]]:
+    """``extensions.eks`` of the node group replacing ``live``: the file's values, and the
+    live ones of ``KEPT_ON_REPLACE`` (and ``KEPT_LAUNCH``, when the file sets neither) it
+    lacks. A kept launch template is named by id and version (CreateNodegroup takes an id
+    or a name, not both); with the file's own launch template, the live amiType is not
+    kept."""
+    have = (live.extensions or {}).get(NAMESPACE) or {}
+    given = (desired.extensions or {}).get(NAMESPACE) or {}
+    keys: tuple[str, ...] = KEPT_ON_REPLACE
+    if not any(key in given for key in KEPT_LAUNCH):
+        keys += KEPT_LAUNCH
+    elif "launchTemplate" in given:
+        keys = tuple(key for key in keys if key != "amiType")
+    eks = {key: have[key] for key in keys
+           if key in have and have[key] not in (None, {}, [])}
+    template = eks.get("launchTemplate")
+    if isinstance(template, dict) and template.get("id") and template.get("name"):
+        eks["launchTemplate"] = {k: v for k, v in template.items() if k != "name"}
+    eks.update(given)
+    if eks:
+        return {**(desired.extensions or {}), NAMESPACE: eks}
+    return dict(desired.extensions or {})
