@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import json
-import socket
 import ssl
-import sys
 import traceback
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from reconciler.emulator.arm import ArmApi, Request, Response, error_response
 from reconciler.emulator.faults import FaultRule, Faults
 from reconciler.emulator.requestlog import LoggedRequest, RequestLog
+from reconciler.emulator.tls import TlsHttpServer, TlsRequestHandler
 
 CONTROL_PREFIX = "/_emulator/"
 
 
-class EmulatorHttpServer(ThreadingHTTPServer):
-    """A threading HTTP server whose connections are TLS-wrapped in the handler thread."""
-
-    daemon_threads = True
+class EmulatorHttpServer(TlsHttpServer):
+    """The emulator's TLS server, holding its faults, request log and ARM API."""
 
     def __init__(self, address: tuple[str, int], context: ssl.SSLContext,
                  faults: Faults, log: RequestLog) -> None:
@@ -31,36 +27,11 @@ class EmulatorHttpServer(ThreadingHTTPServer):
         self.log = log
         self.api: ArmApi | None = None  # set once the port (hence the base URL) is known
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Clients that hang up mid-request are normal here; stay quiet about them."""
-        if not isinstance(sys.exc_info()[1], OSError):
-            super().handle_error(request, client_address)
 
-    def get_request(self) -> tuple[socket.socket, Any]:
-        sock, address = self.socket.accept()
-        # Handshake later, in the handler thread, so one slow client never blocks accept().
-        return self.context.wrap_socket(sock, server_side=True,
-                                        do_handshake_on_connect=False), address
-
-
-class ArmRequestHandler(BaseHTTPRequestHandler):
+class ArmRequestHandler(TlsRequestHandler):
     """One connection: keep-alive HTTP/1.1, JSON in and out."""
 
-    protocol_version = "HTTP/1.1"
     server: EmulatorHttpServer
-    timeout = 30
-    disable_nagle_algorithm = True  # headers and body are two sends: no 40 ms delayed-ACK stall
-
-    def handle(self) -> None:
-        """Finish the TLS handshake, then serve HTTP requests until the client closes."""
-        try:
-            self.request.do_handshake()
-        except (ssl.SSLError, OSError):
-            return  # a client that gave up or does not trust the CA
-        super().handle()
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        """Silence the default stderr access log (the request log replaces it)."""
 
     def do_GET(self) -> None:  # noqa: N802 - http.server naming
         self._handle()

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import ssl
+import sys
 import tempfile
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import trustme
 
@@ -34,3 +38,40 @@ def make_tls(*hosts: str) -> EmulatorTls:
     ca_path = workdir / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_path))
     return EmulatorTls(context=context, ca_path=ca_path, workdir=workdir)
+
+
+class TlsHttpServer(ThreadingHTTPServer):
+    """A threading HTTP server whose connections are TLS-wrapped, each handshake done in
+    its handler's thread (so one slow client never blocks accept()). Set ``context``."""
+
+    daemon_threads = True
+    context: ssl.SSLContext
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, address = self.socket.accept()
+        return self.context.wrap_socket(sock, server_side=True,
+                                        do_handshake_on_connect=False), address
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients that hang up mid-request are normal here; stay quiet about them."""
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
+
+
+class TlsRequestHandler(BaseHTTPRequestHandler):
+    """One keep-alive HTTP/1.1 connection of a ``TlsHttpServer``, with no access log."""
+
+    protocol_version = "HTTP/1.1"
+    timeout = 30
+    disable_nagle_algorithm = True  # headers and body are two sends: no 40 ms delayed-ACK stall
+
+    def handle(self) -> None:
+        """Finish the TLS handshake, then serve HTTP requests until the client closes."""
+        try:
+            self.request.do_handshake()
+        except (ssl.SSLError, OSError):
+            return  # a client that gave up or does not trust the CA
+        super().handle()
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        """Silence the default stderr access log (request logs replace it)."""

@@ -9,15 +9,13 @@ from __future__ import annotations
 import http.client
 import json
 import re
-import socket
-import ssl
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from reconciler.emulator.tls import EmulatorTls, make_tls
+from reconciler.emulator.tls import EmulatorTls, TlsHttpServer, TlsRequestHandler, make_tls
 
 # (method, path pattern) -> EKS operation (rest-json: the operation is in the route).
 _ROUTES = [
@@ -96,20 +94,7 @@ class Proxy:
     def start(self) -> Proxy:
         proxy = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            timeout = 30
-            disable_nagle_algorithm = True
-
-            def handle(self) -> None:
-                try:
-                    self.request.do_handshake()
-                except (ssl.SSLError, OSError):
-                    return  # a client that gave up or does not trust the CA
-                super().handle()
-
-            def log_message(self, *args: Any) -> None:  # quiet
-                pass
+        class Handler(TlsRequestHandler):
 
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -148,7 +133,7 @@ class Proxy:
 
             do_GET = do_POST = do_DELETE = do_PUT = _handle
 
-        server = _TlsServer(("127.0.0.1", 0), Handler)
+        server = TlsHttpServer(("127.0.0.1", 0), Handler)
         server.context = self.tls.context
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -204,21 +189,6 @@ class Proxy:
     def entries(self, operation: str) -> list[Entry]:
         with self._lock:
             return [entry for entry in self.log if entry.operation == operation]
-
-
-class _TlsServer(ThreadingHTTPServer):
-    """Each connection is TLS-wrapped, its handshake done in the handler's thread."""
-
-    daemon_threads = True
-    context: ssl.SSLContext
-
-    def get_request(self) -> tuple[socket.socket, Any]:
-        sock, address = self.socket.accept()
-        return self.context.wrap_socket(sock, server_side=True,
-                                        do_handshake_on_connect=False), address
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Clients that hang up mid-request are normal here."""
 
 
 def _json(body: bytes) -> dict[str, Any]:

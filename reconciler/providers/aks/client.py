@@ -6,7 +6,6 @@ cluster is used.
 
 from __future__ import annotations
 
-import difflib
 import logging
 import os
 import time
@@ -19,6 +18,7 @@ from azure.mgmt.containerservice import ContainerServiceClient
 
 from reconciler.errors import ConfigError
 from reconciler.redact import remember
+from reconciler.settings import check_setting_keys
 from reconciler.trust import trusted_endpoint
 
 API_VERSION = "2026-08-01"
@@ -68,14 +68,7 @@ class AksSettings:
 
 def parse_settings(settings: dict[str, Any]) -> AksSettings:
     """Check ``cluster.settings`` for the aks provider; ConfigError names the bad key."""
-    for key in settings:
-        if key not in KNOWN:
-            hint = difflib.get_close_matches(key, KNOWN, n=1)
-            suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
-            raise ConfigError(f"aks: unknown setting '{key}'{suggestion}")
-    missing = [key for key in REQUIRED if not settings.get(key)]
-    if missing:
-        raise ConfigError(f"aks: missing setting '{missing[0]}' in cluster.settings")
+    check_setting_keys("aks", settings, KNOWN, REQUIRED)
     auth = str(settings.get("auth") or "default")
     if auth not in AUTH_METHODS:
         raise ConfigError(f"aks: setting 'auth' must be one of {', '.join(AUTH_METHODS)}, "

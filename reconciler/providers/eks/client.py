@@ -7,7 +7,6 @@ SSO profiles, web identity / OIDC, container and instance roles); none is ever p
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +16,7 @@ from botocore.config import Config
 from reconciler.errors import AuthError, ConfigError
 from reconciler.providers.eks.errors import SIGN_IN_REMEDY
 from reconciler.redact import remember
+from reconciler.settings import check_setting_keys
 from reconciler.trust import trusted_endpoint
 
 REQUIRED = ("region", "clusterName", "nodeRoleArn")
@@ -67,14 +67,7 @@ def public_endpoints(service: str, region: str) -> tuple[str, ...]:
 
 def parse_settings(settings: dict[str, Any]) -> EksSettings:
     """Check ``cluster.settings`` for the eks provider; ConfigError names the bad key."""
-    for key in settings:
-        if key not in KNOWN:
-            hint = difflib.get_close_matches(key, KNOWN, n=1)
-            suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
-            raise ConfigError(f"eks: unknown setting '{key}'{suggestion}")
-    missing = [key for key in REQUIRED if not settings.get(key)]
-    if missing:
-        raise ConfigError(f"eks: missing setting '{missing[0]}' in cluster.settings")
+    check_setting_keys("eks", settings, KNOWN, REQUIRED)
     region = str(settings["region"])
     mode = str(settings.get("retryMode") or "standard")
     if mode not in RETRY_MODES:
