@@ -29,27 +29,26 @@ def test_a_serialising_cluster_is_probed_less_and_less_often() -> None:
     limit = AdaptiveLimit(10)
     for _ in range(9):  # ten writes sent together, nine refused
         limit.busy()
-    probes_after = []  # how many successes it took before the limit tried 2 again
-    for _ in range(4):
+    # each probe is refused: the cluster still takes one at a time
+    assert probe_gaps(limit, 4) == [MAX_EVERY] * 4  # nine refusals: already at the cap
+    fresh = AdaptiveLimit(4)
+    fresh.busy()  # 2
+    fresh.busy()  # 1
+    assert probe_gaps(fresh, 3) == [4, 8, 8]  # doubling from the refusals seen, to the cap
+
+
+def probe_gaps(limit: AdaptiveLimit, probes: int) -> list[int]:
+    """How many successes it took, each time, before the limit tried 2 again (each probe
+    then refused)."""
+    gaps = []
+    for _ in range(probes):
         successes = 0
         while limit.limit == 1:
             limit.success()
             successes += 1
-        probes_after.append(successes)
-        limit.busy()  # the probe was refused: the cluster still takes one at a time
-    assert probes_after == [MAX_EVERY] * 4  # nine refusals already pushed it to the cap
-    fresh = AdaptiveLimit(4)
-    fresh.busy()  # 2
-    fresh.busy()  # 1
-    gaps = []
-    for _ in range(3):
-        successes = 0
-        while fresh.limit == 1:
-            fresh.success()
-            successes += 1
         gaps.append(successes)
-        fresh.busy()
-    assert gaps == [4, 8, 8]  # doubling from the refusals seen, up to MAX_EVERY
+        limit.busy()
+    return gaps
 
 
 def test_a_cluster_that_was_busy_for_a_while_gets_its_parallelism_back() -> None:

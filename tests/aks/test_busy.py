@@ -73,15 +73,23 @@ def failed_pools(session: EmulatorSession) -> list[str]:
 # -- a cluster that runs one agentpool operation at a time --------------------------------
 
 
-def test_parallel_creates_on_a_serialising_cluster_converge_with_fewer_writes(
-        aks_emulator: EmulatorSession, tmp_path: Path) -> None:
-    aks_emulator.reset([SYSTEM], lro_seconds=0.1, cluster_busy="refuse")
+def apply_creates(aks_emulator: EmulatorSession, tmp_path: Path, busy: str,
+                  ) -> tuple[list[str], Path, subprocess.CompletedProcess[str]]:
+    """CREATES pools applied at once (a real process) on a cluster in ``busy`` mode; the
+    apply must succeed. Returns the pool names, the file and the finished process."""
+    aks_emulator.reset([SYSTEM], lro_seconds=0.1, cluster_busy=busy)
     names = [f"p{i}" for i in range(CREATES)]
     path = aks_emulator.write_desired(tmp_path / "pools.yaml", pools_yaml(names),
                                       **SLOW_TIMER)
     done = apply_process(aks_emulator, path, "--parallelism", str(CREATES))
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"Apply complete: {CREATES} applied." in done.stdout
+    return names, path, done
+
+
+def test_parallel_creates_on_a_serialising_cluster_converge_with_fewer_writes(
+        aks_emulator: EmulatorSession, tmp_path: Path) -> None:
+    names, path, done = apply_creates(aks_emulator, tmp_path, "refuse")
     assert "The cluster answered busy: actions were sent again, as few as 1 at a time." \
         in done.stdout
     assert "Traceback" not in done.stderr
@@ -104,13 +112,7 @@ def test_parallel_creates_on_a_serialising_cluster_converge_with_fewer_writes(
 
 def test_creates_canceled_by_a_later_operation_are_sent_again_and_none_stays_failed(
         aks_emulator: EmulatorSession, tmp_path: Path) -> None:
-    aks_emulator.reset([SYSTEM], lro_seconds=0.1, cluster_busy="cancel")
-    names = [f"p{i}" for i in range(CREATES)]
-    path = aks_emulator.write_desired(tmp_path / "pools.yaml", pools_yaml(names),
-                                      **SLOW_TIMER)
-    done = apply_process(aks_emulator, path, "--parallelism", str(CREATES))
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert f"Apply complete: {CREATES} applied." in done.stdout
+    names, path, done = apply_creates(aks_emulator, tmp_path, "cancel")
     canceled = [op for op in aks_emulator.cluster.operations.values() if op.canceled]
     assert len(canceled) >= CREATES - 1  # the first round: the later one won each time
     assert failed_pools(aks_emulator) == []

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from emulator_session import EmulatorSession, arm_pool
 
 from reconciler.cli import cli
@@ -154,12 +154,18 @@ def test_an_apply_outliving_its_token_fetches_a_new_assertion(
         assert secret not in shown
 
 
-def test_a_refused_github_token_request_is_a_clear_auth_error(
-        identity: Identity, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "wrong-request-token-0123456789")
+def failed_plan(identity: Identity, tmp_path: Path) -> Result:
+    """``plan`` with auth: default, which must fail (exit 1)."""
     desired = identity.emulator.write_desired(tmp_path / "pools.yaml", POOLS, auth="default")
     result = CliRunner().invoke(cli, ["plan", str(desired)])
     assert result.exit_code == 1, result.output
+    return result
+
+
+def test_a_refused_github_token_request_is_a_clear_auth_error(
+        identity: Identity, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "wrong-request-token-0123456789")
+    result = failed_plan(identity, tmp_path)
     assert "GitHub OIDC token request failed: HTTP 401" in result.output
     assert "id-token: write" in result.output and "Traceback" not in result.output
     assert "wrong-request-token-0123456789" not in result.output
@@ -169,9 +175,7 @@ def test_entra_refusing_the_assertion_is_an_auth_error_not_an_aks_one(
         identity: Identity, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Entra's token endpoint answers 400: that is signing in failing, not AKS refusing."""
     monkeypatch.setenv("AZURE_CLIENT_ID", "00000000-0000-0000-0000-0000000000ff")
-    desired = identity.emulator.write_desired(tmp_path / "pools.yaml", POOLS, auth="default")
-    result = CliRunner().invoke(cli, ["plan", str(desired)])
-    assert result.exit_code == 1, result.output
+    result = failed_plan(identity, tmp_path)
     assert "could not get an Azure token with auth 'default'" in result.output
     assert "AADSTS700024" in result.output and "AKS rejected" not in result.output
     assert identity.emulator.request_log.entries == []  # nothing reached AKS
