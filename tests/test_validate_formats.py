@@ -29,13 +29,7 @@ nodePools:
     mode: system
     autoscaling: {enabled: true, min: 1, max: 3, desired: 2}
 """
-INVALID = """\
-apiVersion: reconciler/v1
-kind: NodePoolSet
-cluster:
-  name: demo
-  provider: local
-  settings: {location: japaneast}
+INVALID = VALID.split("nodePools:")[0] + """\
 policy: {prune: some}
 nodePools:
   - name: system

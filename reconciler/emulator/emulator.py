@@ -66,19 +66,13 @@ class Emulator:
         self._server = EmulatorHttpServer((self.config.host, self.config.port),
                                           self._tls.context, self.faults, self.request_log)
         self._server.api = ArmApi(self.cluster, self.config, self.faults, self.url)
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05},
-                                        name="aks-emulator", daemon=True)
-        self._thread.start()
+        self._thread = self._server.serve_in_background("aks-emulator")
         return self
 
     def stop(self) -> None:
         """Stop serving and remove the CA file."""
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+            self._server.stop(self._thread)
         if self._tls is not None:
             self._tls.cleanup()
         self._server = self._thread = self._tls = None

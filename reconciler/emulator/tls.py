@@ -7,6 +7,7 @@ import socket
 import ssl
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -56,6 +57,20 @@ class TlsHttpServer(ThreadingHTTPServer):
         """Clients that hang up mid-request are normal here; stay quiet about them."""
         if not isinstance(sys.exc_info()[1], OSError):
             super().handle_error(request, client_address)
+
+    def serve_in_background(self, name: str) -> threading.Thread:
+        """Serve from a daemon thread (checking for shutdown every 50 ms)."""
+        thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
+                                  name=name, daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self, thread: threading.Thread | None) -> None:
+        """Stop serving, close the socket, and wait for ``thread`` (if any) to end."""
+        self.shutdown()
+        self.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
 
 
 class TlsRequestHandler(BaseHTTPRequestHandler):

@@ -11,7 +11,6 @@ import json
 import re
 import threading
 from dataclasses import dataclass, field
-from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -79,7 +78,7 @@ class Proxy:
     log: list[Entry] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: ThreadingHTTPServer | None = None
+    _server: TlsHttpServer | None = None
     _thread: threading.Thread | None = None
 
     @property
@@ -136,16 +135,12 @@ class Proxy:
         server = TlsHttpServer(("127.0.0.1", 0), Handler)
         server.context = self.tls.context
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, daemon=True)
-        self._thread.start()
+        self._thread = server.serve_in_background("eks-proxy")
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join()
+            self._server.stop(self._thread)
         self.tls.cleanup()
 
     def _fault_for(self, operation: str) -> Fault | None:
