@@ -6,6 +6,7 @@ import fcntl
 import json
 import multiprocessing
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -176,6 +177,22 @@ def test_a_held_lock_times_out_as_a_conflict(driver: LocalDriver,
         with pytest.raises(ConflictError, match="holds the lock"):
             driver.create(NodePool(name="late"))
         assert [p.name for p in driver.list()] == ["system"]  # reads never wait
+
+
+def test_threads_of_one_process_queue_on_the_lock_and_time_out_alike(
+        driver: LocalDriver, local_cluster: Cluster) -> None:
+    """The actions of one apply are threads: they wait for each other's writes (no lost
+    update) and a write held too long fails as a conflict, as across processes."""
+    driver.create(SYSTEM)
+    other = LocalDriver(local_cluster)
+    other.state.lock_timeout = 0.2
+    with driver.state.locked(), pytest.raises(ConflictError, match="holds the lock"):
+        other.create(NodePool(name="late"))
+    names = [f"p{index}" for index in range(8)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda name: LocalDriver(local_cluster).create(NodePool(name=name)),
+                      names))
+    assert sorted(p.name for p in driver.list()) == sorted(["system", *names])
 
 
 def _add_labels(cluster: Cluster, prefix: str, count: int) -> None:
