@@ -106,7 +106,8 @@ def identity(aks_emulator: EmulatorSession, tmp_path: Path,
     tls = make_tls()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(record))
     server.socket = tls.context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                     daemon=True).start()
     base = f"https://127.0.0.1:{server.server_address[1]}"
     bundle = tmp_path / "ca-bundle.pem"
     bundle.write_text(Path(aks_emulator.ca_path).read_text() + tls.ca_path.read_text())

@@ -162,7 +162,9 @@ def serve(fake: FakeGitHub) -> Iterator[FakeGitHub]:
     """Run the API and the blob store on 127.0.0.1 (free ports) while inside."""
     servers = [ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake, blob))
                for blob in (False, True)]
-    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
+    # A short poll: shutdown() waits up to one poll interval (0.5 s by default, per server).
+    threads = [threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.05},
+                                daemon=True) for s in servers]
     for thread in threads:
         thread.start()
     fake.api, fake.blob = (f"http://127.0.0.1:{s.server_address[1]}" for s in servers)
