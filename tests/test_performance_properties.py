@@ -25,6 +25,7 @@ import pytest
 from emulator_session import EmulatorSession, arm_pool
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sizing import sized
 
 from reconciler import document, yamlfast
 from reconciler.app import plan_file
@@ -301,13 +302,16 @@ VIEWS = st.dictionaries(st.sampled_from(["mode", "labels", "zones", "autoscaling
                                          "extensions"]), VALUES, max_size=5)
 
 
-@settings(max_examples=400, deadline=None)
-@given(VIEWS, VIEWS)
-def test_fast_diff_reports_what_deepdiff_reports(have: dict[str, Any],
-                                                 want: dict[str, Any]) -> None:
-    fast = changed_fields(have, want)
-    if fast is not None:
-        assert fast == deepdiff_fields(have, want)
+@sized(100, 400)
+def test_fast_diff_reports_what_deepdiff_reports(examples: int) -> None:
+    @settings(max_examples=examples, deadline=None)
+    @given(VIEWS, VIEWS)
+    def check(have: dict[str, Any], want: dict[str, Any]) -> None:
+        fast = changed_fields(have, want)
+        if fast is not None:
+            assert fast == deepdiff_fields(have, want)
+
+    check()
 
 
 def test_fast_diff_decides_plain_views() -> None:
@@ -400,10 +404,14 @@ def assert_same_on_both_parsers(text: str) -> None:
                     sys.modules["_ruamel_yaml_clibz"] = saved
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(YAML_TEXT)
-def test_fast_yaml_never_differs_from_round_trip(text: str) -> None:
-    assert_same_on_both_parsers(text)
+@sized(75, 300)
+def test_fast_yaml_never_differs_from_round_trip(examples: int) -> None:
+    @settings(max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(YAML_TEXT)
+    def check(text: str) -> None:
+        assert_same_on_both_parsers(text)
+
+    check()
 
 
 def loaded(text: str, tmp: Path) -> tuple[str, Any]:
@@ -434,10 +442,14 @@ def assert_reads_alike_on_both_parsers(text: str) -> None:
     assert with_c == pure
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(YAML_TEXT)
-def test_careful_path_reads_alike_on_both_parsers(text: str) -> None:
-    assert_reads_alike_on_both_parsers(text)
+@sized(50, 200)
+def test_careful_path_reads_alike_on_both_parsers(examples: int) -> None:
+    @settings(max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(YAML_TEXT)
+    def check(text: str) -> None:
+        assert_reads_alike_on_both_parsers(text)
+
+    check()
 
 
 def test_values_the_loader_would_convert_are_refused_on_every_path() -> None:
@@ -458,31 +470,37 @@ EDITS = st.sampled_from([*":-[]{}#&*!|>'\"%@`,? \t\n\\", "  ", "\n  ", "a", "1",
                          "\ufeff", "\r\n", "\x85", "\u2028"])
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(GOLDEN_TEXTS), st.lists(st.tuples(st.floats(0, 1), st.booleans(), EDITS),
-                                               min_size=1, max_size=3))
-def test_fast_yaml_never_differs_on_damaged_files(text: str,
-                                                  edits: list[tuple[float, bool, str]]) -> None:
-    for where, insert, piece in edits:
-        at = int(where * len(text))
-        text = text[:at] + piece + text[at + (0 if insert else 1):]
-    assert_same_on_both_parsers(text)
+@sized(75, 300)
+def test_fast_yaml_never_differs_on_damaged_files(examples: int) -> None:
+    @settings(max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.sampled_from(GOLDEN_TEXTS), st.lists(st.tuples(st.floats(0, 1), st.booleans(), EDITS),
+                                                   min_size=1, max_size=3))
+    def check(text: str, edits: list[tuple[float, bool, str]]) -> None:
+        for where, insert, piece in edits:
+            at = int(where * len(text))
+            text = text[:at] + piece + text[at + (0 if insert else 1):]
+        assert_same_on_both_parsers(text)
+
+    check()
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(GOLDEN_TEXTS), st.lists(st.tuples(st.floats(0, 1), EDITS), max_size=3),
-       st.sampled_from(["  x-when: 2024-01-01\n", "  1: int key\n", "  x-bin: !!binary aGk=\n",
-                        "  x-ok: 1\n"]))
-def test_careful_path_reads_damaged_files_alike_on_both_parsers(
-        text: str, edits: list[tuple[float, str]], problem: str) -> None:
+@sized(40, 150)
+def test_careful_path_reads_damaged_files_alike_on_both_parsers(examples: int) -> None:
     """Unusual characters (tabs, NEL, LS, BOM, CR) send a file to the careful path, where
     libyaml and the pure parser may place things differently: the outcome must not
     depend on which parser is installed."""
-    text = text.replace("cluster:\n", "cluster:\n" + problem, 1)
-    for where, piece in edits:
-        at = int(where * len(text))
-        text = text[:at] + piece + text[at:]
-    assert_reads_alike_on_both_parsers(text)
+    @settings(max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.sampled_from(GOLDEN_TEXTS), st.lists(st.tuples(st.floats(0, 1), EDITS), max_size=3),
+           st.sampled_from(["  x-when: 2024-01-01\n", "  1: int key\n", "  x-bin: !!binary aGk=\n",
+                            "  x-ok: 1\n"]))
+    def check(text: str, edits: list[tuple[float, str]], problem: str) -> None:
+        text = text.replace("cluster:\n", "cluster:\n" + problem, 1)
+        for where, piece in edits:
+            at = int(where * len(text))
+            text = text[:at] + piece + text[at:]
+        assert_reads_alike_on_both_parsers(text)
+
+    check()
 
 
 # -- jsonschema-rs never calls valid what jsonschema rejects ----------------------------
@@ -561,13 +579,17 @@ def node_paths(data: Any, prefix: tuple[Any, ...] = ()) -> list[list[Any]]:
     return found
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.data())
-def test_fast_check_never_accepts_what_jsonschema_rejects(data: st.DataObject) -> None:
-    base = data.draw(st.sampled_from(valid_documents()))
-    mutant = base
-    for _ in range(data.draw(st.integers(1, 3))):
-        path = data.draw(st.sampled_from(node_paths(mutant)[1:]))
-        mutant = mutate(mutant, path, data.draw(MUTANTS), data.draw(st.booleans()))
-    if fast_accepts(mutant):
-        assert not list(jsonschema_validator().iter_errors(mutant))
+@sized(75, 300)
+def test_fast_check_never_accepts_what_jsonschema_rejects(examples: int) -> None:
+    @settings(max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.data())
+    def check(data: st.DataObject) -> None:
+        base = data.draw(st.sampled_from(valid_documents()))
+        mutant = base
+        for _ in range(data.draw(st.integers(1, 3))):
+            path = data.draw(st.sampled_from(node_paths(mutant)[1:]))
+            mutant = mutate(mutant, path, data.draw(MUTANTS), data.draw(st.booleans()))
+        if fast_accepts(mutant):
+            assert not list(jsonschema_validator().iter_errors(mutant))
+
+    check()
