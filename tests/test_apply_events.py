@@ -163,17 +163,23 @@ def test_colour_follows_the_flag_then_no_color_then_force_color(folder: Path) ->
         apply = reconciler(folder, "apply", "pools.yaml", "--yes", *args, **env)
         return plan.stdout + apply.stdout + apply.stderr
 
+    def plan(*args: str, **env: str) -> str:
+        """One choice is made for the whole run (plan, progress, report alike), so the
+        rules below are checked on plan alone once apply is seen to follow it."""
+        (folder / "state.json").unlink(missing_ok=True)
+        return reconciler(folder, "plan", "pools.yaml", *args, **env).stdout
+
     (folder / "pools.yaml").write_text(DESIRED.format(seconds=0))
     assert ANSI not in plan_and_apply()  # not a terminal
     coloured = plan_and_apply(FORCE_COLOR="1")
     assert f"{ANSI}32m{ANSI}1m  + create system" in coloured  # the plan
     assert f"{ANSI}32m  created system" in coloured  # the progress
     assert f"{ANSI}32m{ANSI}1mApply complete" in coloured  # the report
-    assert ANSI not in plan_and_apply(NO_COLOR="1", FORCE_COLOR="1")
-    assert ANSI in plan_and_apply(NO_COLOR="", FORCE_COLOR="1")  # an empty NO_COLOR: unset
-    assert ANSI not in plan_and_apply(FORCE_COLOR="0")
-    assert ANSI in plan_and_apply("--color", "always", NO_COLOR="1")
     assert ANSI not in plan_and_apply("--color", "never", FORCE_COLOR="1")
+    assert ANSI not in plan(NO_COLOR="1", FORCE_COLOR="1")
+    assert ANSI in plan(NO_COLOR="", FORCE_COLOR="1")  # an empty NO_COLOR: unset
+    assert ANSI not in plan(FORCE_COLOR="0")
+    assert ANSI in plan("--color", "always", NO_COLOR="1")
 
 
 def test_debug_logs_every_driver_call_with_its_duration(folder: Path) -> None:
