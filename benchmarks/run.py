@@ -37,10 +37,11 @@ BUSY_LRO = 0.4  # seconds per operation on the busy cluster: 3 runs of ~8 s
 # Fast paths that --without turns off, to re-judge whether each is still needed: each
 # line makes the fast path decline, so the careful path (the library) does the work.
 FAST_PATHS = {
-    "yamlfast": "import reconciler.yamlfast as m; m.fast_document = lambda *_: None",
-    "diff": "import reconciler.compare as m; m.changed_fields = lambda *_: None",
+    "yamlfast": "import reconciler.desired.yamlfast as m; m.fast_document = lambda *_: None",
+    "diff": "import reconciler.plan.compare as m; m.changed_fields = lambda *_: None",
     # Not a fast path: the adaptive limit, off (a busy answer leaves the limit where it is).
-    "adaptive": "import reconciler.concurrency as m; m.AdaptiveLimit.busy = lambda self: None",
+    "adaptive": ("import reconciler.apply.concurrency as m;"
+                 " m.AdaptiveLimit.busy = lambda self: None"),
 }
 
 
@@ -173,7 +174,7 @@ def startup_figures(work: Path, runs: int, pure_yaml: bool,
                     without: tuple[str, ...] = ()) -> list[Figure]:
     """CLI start-up against bare imports; plan on the local provider against validate."""
     from reconciler.app import plan_file
-    from reconciler.executor import execute
+    from reconciler.apply.executor import execute
 
     env = subprocess_env(work, pure_yaml)
     cli = reconciler_argv()
@@ -219,8 +220,7 @@ def startup_figures(work: Path, runs: int, pure_yaml: bool,
 
 def engine_inputs(count: int) -> tuple[Any, list[Any], Any]:
     """Desired state and live pools of ``count`` pools, every pool changed, and capabilities."""
-    from reconciler.desired import DesiredState
-    from reconciler.model import Autoscaling, Cluster, NodePool
+    from reconciler.model import Autoscaling, Cluster, DesiredState, NodePool
     from reconciler.registry import capabilities_for
 
     desired, live = [], []
@@ -250,8 +250,8 @@ def engine_inputs(count: int) -> tuple[Any, list[Any], Any]:
 def engine_figures(runs: int) -> list[Figure]:
     """The plan engine in-process (desired + live -> plan), every pool changed (with the
     fast paths main() turned off, if any)."""
-    from reconciler.planner import make_plan
-    from reconciler.render.jsonplan import render_json
+    from reconciler.plan.jsonplan import render_json
+    from reconciler.plan.planner import make_plan
     from reconciler.render.text import render_text
 
     section = "2 plan engine (in-process)"
@@ -345,7 +345,7 @@ def rereads(log: Any) -> int:
 def request_figures(session: Any, work: Path, system: dict[str, Any]) -> list[Figure]:
     """Requests per plan and per apply (creates, updates, no change, deletes)."""
     from reconciler.app import plan_file
-    from reconciler.executor import execute
+    from reconciler.apply.executor import execute
 
     names = [f"p{i:02d}" for i in range(CREATES)]
     half = CREATES // 2
@@ -391,7 +391,7 @@ def makespan_figures(session: Any, work: Path, system: dict[str, Any], runs: int
                      delay: float) -> list[Figure]:
     """20 independent creates with a fixed LRO delay, at parallelism 1 and 10."""
     from reconciler.app import plan_file
-    from reconciler.executor import execute
+    from reconciler.apply.executor import execute
 
     names = [f"p{i:02d}" for i in range(CREATES)]
     path = session.write_desired(work / "makespan.yaml", emulator_pools_yaml(names),
@@ -428,7 +428,7 @@ def busy_figures(work: Path, delay: float) -> list[Figure]:
     cancels the earlier of two (``cancel``): makespan against the ideal serial time, PUT
     attempts per action, pools left not Succeeded."""
     from reconciler.app import plan_file
-    from reconciler.executor import execute
+    from reconciler.apply.executor import execute
 
     names = [f"p{i:02d}" for i in range(CREATES)]
     ideal = CREATES * delay

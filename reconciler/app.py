@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reconciler.desired import DesiredState, load_desired
+from reconciler.desired.load import load_desired
 from reconciler.driver import Driver
-from reconciler.model import NodePool
+from reconciler.model import DesiredState, NodePool
 from reconciler.plan import Plan
-from reconciler.planner import make_plan
+from reconciler.plan.planner import make_plan
+from reconciler.plan.savedplan import check_fresh, desired_file_for, read_saved_plan
 from reconciler.registry import driver_for
-from reconciler.savedplan import check_fresh, desired_file_for, read_saved_plan
 
 
 @dataclass(frozen=True)

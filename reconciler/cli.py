@@ -142,7 +142,7 @@ def validate(files: tuple[str, ...], fmt: str) -> Result:
       reconciler validate clusters/*.yaml --format github     # annotations in a workflow
       reconciler validate clusters/*.yaml --format sarif > reconciler.sarif
     """
-    from reconciler.desired import load_desired
+    from reconciler.desired.load import load_desired
     from reconciler.diagnostics import InvalidDocument
     from reconciler.render.diagnostics import DIAGNOSTIC_FORMATS, FileCheck
 
@@ -188,8 +188,8 @@ def plan(file: str, out: str | None, fmt: str, detailed_exitcode: bool,
       reconciler plan pools.yaml --detailed-exitcode --unmanaged-is-drift
     """
     from reconciler.app import plan_file
+    from reconciler.plan.savedplan import check_plan_out, write_saved_plan
     from reconciler.render import renderer
-    from reconciler.savedplan import check_plan_out, write_saved_plan
 
     if out:
         check_plan_out(out, file)  # before any work: never overwrite an input
@@ -242,7 +242,7 @@ def apply(target: str, desired_file: str | None, yes: bool, parallelism: int,
     one is always the summary with the exit code.
     """
     from reconciler.app import plan_file, replan_saved
-    from reconciler.savedplan import is_saved_plan
+    from reconciler.plan.savedplan import is_saved_plan
 
     if desired_file and not is_saved_plan(target):
         raise click.UsageError("--file goes with a saved plan; to apply a desired-state"
@@ -251,7 +251,7 @@ def apply(target: str, desired_file: str | None, yes: bool, parallelism: int,
         raise click.UsageError("--format json needs --yes: a stream of events has no prompt")
     events = None
     if fmt == "json":
-        from reconciler.progress import JsonEvents, heartbeat_seconds
+        from reconciler.apply.progress import JsonEvents, heartbeat_seconds
 
         events = JsonEvents(heartbeat=heartbeat_seconds())
     try:
@@ -285,9 +285,9 @@ def _print_notes(planned: Any) -> None:
 
 
 def _apply(planned: Any, yes: bool, parallelism: int) -> Result:
+    from reconciler.apply.executor import deferred_interrupts, execute
+    from reconciler.apply.progress import LineEvents, LiveEvents, heartbeat_seconds, report_text
     from reconciler.diagnostics import printable
-    from reconciler.executor import deferred_interrupts, execute
-    from reconciler.progress import LineEvents, LiveEvents, heartbeat_seconds, report_text
     from reconciler.render.text import render_text
 
     plan = planned.plan
@@ -323,9 +323,9 @@ def _apply(planned: Any, yes: bool, parallelism: int) -> Result:
 def _apply_json(planned: Any, parallelism: int, events: Any) -> Result:
     """``apply --format json``: the plan, every action's start, progress and end, then a
     summary with the exit code, one JSON object per line."""
-    from reconciler.executor import Outcome, deferred_interrupts, execute
-    from reconciler.progress import counts
-    from reconciler.render.jsonplan import plan_to_json
+    from reconciler.apply.executor import Outcome, deferred_interrupts, execute
+    from reconciler.apply.progress import counts
+    from reconciler.plan.jsonplan import plan_to_json
 
     plan = planned.plan
     _print_notes(planned)
@@ -370,9 +370,9 @@ def show(plan_path: str, fmt: str) -> Result:
       reconciler show plan.json --format markdown > plan.md
     """
     from reconciler.errors import ReconcilerError
+    from reconciler.plan.jsonplan import plan_from_json
+    from reconciler.plan.savedplan import read_saved_plan
     from reconciler.render import renderer
-    from reconciler.render.jsonplan import plan_from_json
-    from reconciler.savedplan import read_saved_plan
 
     try:
         plan = plan_from_json(read_saved_plan(plan_path))
@@ -395,7 +395,7 @@ def list_pools(file: str, fmt: str) -> Result:
     Example:
       reconciler list pools.yaml --format json
     """
-    from reconciler.desired import load_desired
+    from reconciler.desired.load import load_desired
     from reconciler.naturalsort import natural_key
     from reconciler.registry import driver_for
     from reconciler.render.pools import pools_json, pools_text
@@ -436,7 +436,7 @@ def export(file: str, output: str | None, schema_ref: str | None) -> Result:
     from pathlib import Path
 
     from reconciler.atomicwrite import write_atomic
-    from reconciler.desired import load_desired
+    from reconciler.desired.load import load_desired
     from reconciler.export import ExportHeader, export_text, read_base, schema_ref_for
     from reconciler.redact import redact
     from reconciler.registry import driver_for
@@ -472,7 +472,7 @@ def schema() -> Result:
     Example (vendor it for editors; see docs/editors.md):
       reconciler schema > schemas/nodepools.schema.json
     """
-    from reconciler.schema import schema_text
+    from reconciler.desired.schema import schema_text
 
     click.echo(schema_text(), nl=False)
     return OK

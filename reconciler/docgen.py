@@ -202,8 +202,8 @@ def commands_reference(group: click.Group) -> str:
 def topics(cli: click.Group) -> dict[str, tuple[str, Callable[[], str]]]:
     """Topic name -> (default output path, generator); ``cli`` is the command group to
     document (passed in, so this module never imports the CLI that imports it)."""
-    from reconciler.schema import schema
-    from reconciler.schemabuild import build_text
+    from reconciler.desired.schema import schema
+    from reconciler.desired.schemabuild import build_text
 
     return {"format": ("docs/format.md", lambda: format_reference(schema())),
             "commands": ("docs/commands.md", lambda: commands_reference(cli)),

@@ -18,10 +18,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
-from reconciler.compare import extension_value, user_labels
 from reconciler.errors import ReconcilerError
 from reconciler.model import OWNER_TAG_VALUE, POOL_LABEL, Capabilities, NodePool
 from reconciler.naturalsort import natural_key
+from reconciler.plan.compare import extension_value, user_labels
 
 _FLOW_KEYS = ("zones", "labels", "autoscaling", "nodeTaints", "tags")
 MODELINE = "# yaml-language-server: $schema="
@@ -134,7 +134,7 @@ def export_text(base_text: str, live: Sequence[NodePool], caps: Capabilities,
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
-    from reconciler.document import yaml_error_message, yaml_error_position
+    from reconciler.desired.document import yaml_error_message, yaml_error_position
 
     yaml = YAML(typ="rt")
     yaml.indent(mapping=2, sequence=4, offset=2)
@@ -432,7 +432,7 @@ def read_base(path: Path) -> tuple[str, TextStyle]:
     """The text of the file an export starts from (FILE, or the --output being refreshed)
     and how it is written. Read as desired files are: a regular file only (never a FIFO
     or a device, which could block or never end), of at most ``MAX_FILE_BYTES``."""
-    from reconciler.document import MAX_FILE_BYTES
+    from reconciler.desired.document import MAX_FILE_BYTES
     from reconciler.readfile import UnreadableFile, read_limited
 
     try:

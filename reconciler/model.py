@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the plan's types name the hooks' arguments; plan imports this module
+    from reconciler.desired.document import LocatedDocument
+    from reconciler.diagnostics import Diagnostic
     from reconciler.plan import Action, FieldChange, PlanError
 
 OWNER_TAG_KEY = "managed-by"
@@ -229,3 +231,41 @@ def driver_label_defaults(pool: NodePool, caps: Capabilities) -> dict[str, str]:
     if zone is not None:
         labels[ZONE_LABEL] = zone
     return labels
+
+
+IMMUTABLE_DEFAULT = "reject"
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    """A validated desired-state file."""
+
+    cluster: Cluster
+    prune: str
+    protect: tuple[str, ...]
+    pools: tuple[NodePool, ...]
+    source: str
+    digest: str
+    notes: tuple[Diagnostic, ...] = ()
+    # ignoreChanges: field patterns of policy (every pool) and of each pool, by pool name
+    ignore: tuple[str, ...] = ()
+    pool_ignore: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    # immutableChanges: "reject" (the default) or "replace", of policy and of each pool
+    immutable_changes: str = IMMUTABLE_DEFAULT
+    pool_immutable: dict[str, str] = field(default_factory=dict)
+
+    def ignore_rules(self, pool: str) -> tuple[str, ...]:
+        """The ignoreChanges patterns that apply to ``pool``."""
+        return (*self.ignore, *self.pool_ignore.get(pool, ()))
+
+    def replaces(self, pool: str) -> bool:
+        """Whether an immutable change to ``pool`` replaces it (else it is rejected)."""
+        return self.pool_immutable.get(pool, self.immutable_changes) == "replace"
+
+    def pool_opts_in(self, pool: str) -> bool:
+        """Whether the pool's own entry says ``immutableChanges: replace`` (a protected
+        pool is replaced only then)."""
+        return self.pool_immutable.get(pool) == "replace"
+    # The parsed file with its positions, to locate plan errors (``document.location``).
+    document: LocatedDocument | None = field(default=None, compare=False, repr=False)

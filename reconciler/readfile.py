@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import BinaryIO
 
-# Caps of the other input files (desired files: reconciler.document.MAX_FILE_BYTES, 1 MiB).
+# Caps of the other input files (desired files: reconciler.desired.document.MAX_FILE_BYTES, 1 MiB).
 # A saved plan of 100 pools, every one created, is ~120 KB and of 1,000 pools ~1.2 MB (the
 # benchmarks go past AKS's 100-pool limit); a local state file holds about as much per
 # pool. 16 MiB is over 10x the largest either can be, and json.loads reads it in well under

@@ -60,6 +60,23 @@ def test_no_import_circles() -> None:
     assert cycles == []
 
 
+# The pipeline's stages and what each may import of the others: data flows one way,
+# file -> desired state -> plan -> apply, and the views only read plans.
+STAGES = {"desired": set(), "plan": set(), "apply": {"plan"}, "render": {"plan"}}
+
+
+def test_data_flows_one_way_through_the_stages() -> None:
+    def stage(name: str) -> str | None:
+        parts = name.split(".")
+        return parts[1] if len(parts) > 1 and parts[1] in STAGES else None
+
+    crossings = {(name, target) for name, targets in graph().items() for target in targets
+                 if (source := stage(name)) and (into := stage(target)) and source != into
+                 and into not in STAGES[source]}
+    assert crossings == set()
+    assert {stage(name) for name in modules()} >= set(STAGES)  # every stage is a package
+
+
 def test_core_modules_never_import_a_provider_or_an_sdk() -> None:
     for name, path in modules().items():
         if name.startswith(("reconciler.providers", "reconciler.emulator")):

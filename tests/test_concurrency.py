@@ -1,10 +1,10 @@
-"""The adaptive limit apply runs actions under (reconciler.concurrency): how fast it comes
+"""The adaptive limit apply runs actions under (reconciler.apply.concurrency): how fast it comes
 down when the cluster answers busy, how it probes a cluster that takes one operation at
 a time, and how it gives parallelism back once the cluster takes more."""
 
 from __future__ import annotations
 
-from reconciler.concurrency import MAX_EVERY, AdaptiveLimit
+from reconciler.apply.concurrency import MAX_EVERY, AdaptiveLimit
 
 
 def test_refusals_halve_it_down_to_one_and_never_below() -> None:

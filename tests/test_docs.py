@@ -14,8 +14,8 @@ from click.testing import CliRunner
 from jsonschema import Draft202012Validator
 
 from reconciler.cli import cli
+from reconciler.desired.schema import schema
 from reconciler.docgen import topics
-from reconciler.schema import schema
 
 ROOT = Path(__file__).parents[1]
 
@@ -35,8 +35,8 @@ def test_the_package_reads_the_schema_it_publishes() -> None:
 
 def test_each_provider_owns_its_part_of_the_schema() -> None:
     """A provider's settings and extensions come from its own package's schema.json."""
+    from reconciler.desired.schemabuild import provider_part, with_markdown
     from reconciler.registry import PROVIDERS
-    from reconciler.schemabuild import provider_part, with_markdown
 
     published = schema()
     assert published["$defs"]["cluster"]["properties"]["provider"]["enum"] == list(PROVIDERS)

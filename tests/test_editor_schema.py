@@ -10,7 +10,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from reconciler.schema import schema
+from reconciler.desired.schema import schema
 
 ROOT = Path(__file__).parents[1]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.desired import load_desired
+from reconciler.desired.load import load_desired
 from reconciler.diagnostics import InvalidDocument
 
 CASES = Path(__file__).parent / "invalid"

@@ -27,20 +27,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sizing import sized
 
-from reconciler import document, yamlfast
 from reconciler.app import plan_file
-from reconciler.compare import changed_fields, deepdiff_fields
-from reconciler.desired import DesiredState
+from reconciler.apply.executor import ActionResult, Outcome, execute
+from reconciler.desired import document, yamlfast
+from reconciler.desired.schema import _surely_valid as fast_accepts
+from reconciler.desired.schema import schema
 from reconciler.diagnostics import InvalidDocument
-from reconciler.executor import ActionResult, Outcome, execute
-from reconciler.model import Autoscaling, Cluster, NodePool
+from reconciler.model import Autoscaling, Cluster, DesiredState, NodePool
 from reconciler.plan import Action
-from reconciler.planner import make_plan
+from reconciler.plan.compare import changed_fields, deepdiff_fields
+from reconciler.plan.jsonplan import render_json
+from reconciler.plan.planner import make_plan
 from reconciler.registry import capabilities_for
-from reconciler.render.jsonplan import render_json
 from reconciler.render.text import render_text
-from reconciler.schema import _surely_valid as fast_accepts
-from reconciler.schema import schema
 
 TESTS = Path(__file__).parent
 OWNED = {"managed-by": "reconciler"}
@@ -280,7 +279,7 @@ def test_planning_and_rendering_grow_linearly() -> None:
 
 
 def test_changed_pools_are_diffed_without_deepdiff(monkeypatch: pytest.MonkeyPatch) -> None:
-    import reconciler.compare as compare
+    import reconciler.plan.compare as compare
 
     def forbidden(*_args: object) -> set[tuple[str, ...]]:
         raise AssertionError("DeepDiff was used for plain views")

@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from reconciler.desired import load_desired
+from reconciler.desired.load import load_desired
 from reconciler.model import Capabilities, NodePool
-from reconciler.planner import make_plan
+from reconciler.plan.jsonplan import plan_from_json, plan_to_json
+from reconciler.plan.planner import make_plan
 from reconciler.providers.aks.mapping import pool_from_arm
 from reconciler.registry import capabilities_for
-from reconciler.render.jsonplan import plan_from_json, plan_to_json
 from reconciler.render.markdown import render_markdown
 from reconciler.render.text import render_text
 

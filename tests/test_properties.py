@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from reconciler.app import plan_file
-from reconciler.executor import execute
+from reconciler.apply.executor import execute
 from reconciler.plan import ActionKind
 from reconciler.providers.local.store import AgentPoolStore
 

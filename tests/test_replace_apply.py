@@ -15,13 +15,13 @@ import pytest
 from click.testing import CliRunner
 
 from reconciler.app import plan_file
+from reconciler.apply.executor import ActionResult, ApplyReport, Outcome, execute
 from reconciler.cli import cli
-from reconciler.desired import load_desired
+from reconciler.desired.load import load_desired
 from reconciler.errors import ProviderError
-from reconciler.executor import ActionResult, ApplyReport, Outcome, execute
 from reconciler.model import NodePool
 from reconciler.plan import Action, ActionKind, Reason
-from reconciler.planner import make_plan
+from reconciler.plan.planner import make_plan
 from reconciler.providers.local.driver import LocalDriver
 
 DESIRED = """\

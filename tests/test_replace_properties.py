@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from reconciler.app import plan_file
+from reconciler.apply.executor import execute
 from reconciler.errors import ProviderError
-from reconciler.executor import execute
 from reconciler.model import NodePool
 from reconciler.providers.local.driver import LocalDriver
 

@@ -16,7 +16,7 @@ def _text(color: bool) -> Callable[[Plan], str]:
 
 
 def _json(color: bool) -> Callable[[Plan], str]:
-    from reconciler.render.jsonplan import render_json
+    from reconciler.plan.jsonplan import render_json
 
     return render_json
 

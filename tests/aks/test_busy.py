@@ -17,9 +17,9 @@ from click.testing import CliRunner, Result
 from emulator_session import EmulatorSession, arm_pool
 
 from reconciler.app import plan_file
+from reconciler.apply.executor import ActionResult, Outcome, execute
 from reconciler.cli import cli
 from reconciler.emulator.requestlog import LoggedRequest
-from reconciler.executor import ActionResult, Outcome, execute
 from reconciler.plan import Action
 
 OWNED = {"managed-by": "reconciler"}

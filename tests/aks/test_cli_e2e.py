@@ -12,9 +12,9 @@ from emulator_session import EmulatorSession, arm_pool
 from ruamel.yaml import YAML
 
 from reconciler.app import plan_file
+from reconciler.apply.executor import Outcome, execute
+from reconciler.apply.progress import LineEvents
 from reconciler.cli import cli
-from reconciler.executor import Outcome, execute
-from reconciler.progress import LineEvents
 
 BASE_POOLS = """\
 nodePools:

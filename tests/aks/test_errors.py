@@ -11,6 +11,8 @@ from click.testing import CliRunner
 from emulator_session import EmulatorSession
 
 from reconciler.app import plan_file
+from reconciler.apply.executor import execute
+from reconciler.apply.progress import LineEvents
 from reconciler.cli import cli
 from reconciler.errors import (
     BusyError,
@@ -20,9 +22,7 @@ from reconciler.errors import (
     StaleError,
     ThrottledError,
 )
-from reconciler.executor import execute
 from reconciler.model import Autoscaling, NodePool
-from reconciler.progress import LineEvents
 from reconciler.providers.aks.driver import AksDriver
 
 POOL_PATH = r"/agentPools/batch$"

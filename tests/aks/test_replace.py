@@ -14,8 +14,8 @@ from click.testing import CliRunner, Result
 from emulator_session import EmulatorSession, arm_pool
 
 from reconciler.app import plan_file
+from reconciler.apply.executor import ActionResult, Outcome, execute
 from reconciler.cli import cli
-from reconciler.executor import ActionResult, Outcome, execute
 from reconciler.plan import Action
 
 POOLS = """\

@@ -12,8 +12,8 @@ import pytest
 from emulator_session import EmulatorSession, arm_pool
 
 from reconciler.app import plan_file
+from reconciler.apply.executor import ActionResult, ApplyReport, Outcome, execute
 from reconciler.emulator.requestlog import RequestLog
-from reconciler.executor import ActionResult, ApplyReport, Outcome, execute
 from reconciler.plan import Action, ActionKind
 
 OWNED = {"managed-by": "reconciler"}

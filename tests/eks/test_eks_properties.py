@@ -12,8 +12,8 @@ from ekstesting import ZONES, EksWorld
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.compare import diff_pool
 from reconciler.model import Autoscaling, NodePool
+from reconciler.plan.compare import diff_pool
 from reconciler.providers.eks.capabilities import eks_capabilities
 from reconciler.providers.eks.mapping import (
     after_update,

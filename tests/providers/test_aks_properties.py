@@ -18,9 +18,8 @@ from typing import Any
 import pytest
 from aks_examples import POOL_EXAMPLES, example
 
-from reconciler.desired import DesiredState
-from reconciler.model import Cluster, NodePool
-from reconciler.planner import make_plan
+from reconciler.model import Cluster, DesiredState, NodePool
+from reconciler.plan.planner import make_plan
 from reconciler.providers.aks import sdkfacts
 from reconciler.providers.aks.capabilities import MUTABILITY, NEUTRAL_FIELDS
 from reconciler.providers.aks.mapping import AKS_EXTENSION_KEYS, arm_for_create, pool_from_arm
@@ -166,9 +165,9 @@ def test_every_real_payload_round_trips_through_export(file_name: str) -> None:
 def assert_exports_to_no_change(raw: dict[str, Any]) -> None:
     from jsonschema import Draft202012Validator
 
+    from reconciler.desired.schema import schema
     from reconciler.export import export_pool
     from reconciler.model import pool_from_dict
-    from reconciler.schema import schema
 
     live = pool_from_arm(raw, "eastus")
     entry = export_pool(live, CAPS)

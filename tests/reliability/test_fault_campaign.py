@@ -40,9 +40,9 @@ from emulator_session import EmulatorSession, arm_pool
 from reliability_support import parse_outcomes
 
 from reconciler.app import plan_file
+from reconciler.apply.executor import phases
 from reconciler.cli import cli
 from reconciler.emulator.faults import FaultRule
-from reconciler.executor import phases
 from reconciler.plan import ActionKind, Plan
 
 DEFAULT_SEED = 20260301

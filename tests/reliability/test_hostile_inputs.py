@@ -40,7 +40,7 @@ import pytest
 from emulator_session import EmulatorSession
 from reliability_support import bounded_process
 
-from reconciler.document import MAX_FILE_BYTES
+from reconciler.desired.document import MAX_FILE_BYTES
 from reconciler.emulator import Emulator
 
 CORPUS = Path(__file__).resolve().parents[1] / "hostile"

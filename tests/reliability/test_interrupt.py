@@ -27,8 +27,8 @@ from click.testing import CliRunner
 from reliability_support import parse_outcomes, reconciler_process
 
 from reconciler.app import plan_file
+from reconciler.apply.executor import Outcome, execute
 from reconciler.cli import cli
-from reconciler.executor import Outcome, execute
 
 POOLS = ["system", "apps", "batch", "web"]
 OPERATION_SECONDS = 1.0
@@ -217,15 +217,15 @@ def test_sigint_while_planning_exits_130_without_a_write(quick_file: Path,
 
 def test_sigint_while_the_report_prints_keeps_the_report_and_its_exit_code(
         quick_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import reconciler.progress
+    import reconciler.apply.progress
 
-    real = reconciler.progress.report_text
+    real = reconciler.apply.progress.report_text
 
     def interrupted_report(report: Any, **options: Any) -> str:
         signal.raise_signal(signal.SIGINT)  # Ctrl-C just as the work is done
         return real(report, **options)
 
-    monkeypatch.setattr(reconciler.progress, "report_text", interrupted_report)
+    monkeypatch.setattr(reconciler.apply.progress, "report_text", interrupted_report)
     result = CliRunner().invoke(cli, ["apply", "pools.yaml", "--yes"])
     assert result.exit_code == 0, result.output
     assert "Apply complete: 4 applied." in result.stdout

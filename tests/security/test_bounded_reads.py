@@ -21,8 +21,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reliability"))
 from reliability_support import Measured, bounded_process  # noqa: E402
 
+from reconciler.desired.document import load_document  # noqa: E402
 from reconciler.diagnostics import InvalidDocument  # noqa: E402
-from reconciler.document import load_document  # noqa: E402
 
 SECONDS = 60.0  # generous: every refusal here takes well under a second
 MEMORY_BYTES = 1024 ** 3  # the hostile-input bound: 1 GiB of address space

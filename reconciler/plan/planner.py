@@ -5,12 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from reconciler.compare import create_changes, diff_pool
-from reconciler.desired import DesiredState
-from reconciler.fingerprint import live_fingerprint
-from reconciler.guards import guard_errors, immutable_errors, replace_refused
-from reconciler.ignore import matching_rule, with_live_values
-from reconciler.model import OWNER_TAG_VALUE, Capabilities, NodePool
+from reconciler.model import OWNER_TAG_VALUE, Capabilities, DesiredState, NodePool
 from reconciler.naturalsort import natural_key
 from reconciler.plan import (
     Action,
@@ -21,7 +16,11 @@ from reconciler.plan import (
     PlanError,
     Reason,
 )
-from reconciler.replacing import (
+from reconciler.plan.compare import create_changes, diff_pool
+from reconciler.plan.fingerprint import live_fingerprint
+from reconciler.plan.guards import guard_errors, immutable_errors, replace_refused
+from reconciler.plan.ignore import matching_rule, with_live_values
+from reconciler.plan.replacing import (
     current_pools,
     forcing_paths,
     leftover_deletes,

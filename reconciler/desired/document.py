@@ -10,8 +10,7 @@ import warnings
 from pathlib import Path as FsPath
 from typing import Any
 
-from reconciler.diagnostics import Diagnostic, InvalidDocument, Location, Path
-from reconciler.located import (  # re-exported: the loaders' shared data and limits
+from reconciler.desired.located import (  # re-exported: the loaders' shared data and limits
     MAX_DEPTH,
     MAX_FILE_BYTES,
     MAX_NODES,
@@ -20,6 +19,7 @@ from reconciler.located import (  # re-exported: the loaders' shared data and li
     key_problem,
     plain_scalar,
 )
+from reconciler.diagnostics import Diagnostic, InvalidDocument, Location, Path
 
 # The parser names tokens by their YAML indicator; '?' is a key the user never typed.
 _TOKEN_WORDS = {"found '?'": "found a mapping key", "found '-'": "found a list item",
@@ -32,7 +32,7 @@ def load_document(file: str | FsPath) -> LocatedDocument:
     name = str(file)
     raw = _read_bytes(FsPath(file), name)
     text = _decode(raw, name)
-    from reconciler.yamlfast import check_events, fast_document
+    from reconciler.desired.yamlfast import check_events, fast_document
 
     doc = fast_document(text, name)
     if doc is None:  # anything unusual: the round-trip parser decides and words every error

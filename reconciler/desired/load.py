@@ -5,58 +5,28 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path as FsPath
 from typing import Any
 
+from reconciler.desired.document import LocatedDocument, load_document
+from reconciler.desired.schema import schema_diagnostics
+from reconciler.desired.semantics import semantic_diagnostics
 from reconciler.diagnostics import Diagnostic, InvalidDocument, Path
-from reconciler.document import LocatedDocument, load_document
-from reconciler.model import Capabilities, Cluster, NodePool, pool_from_dict
+from reconciler.model import (
+    IMMUTABLE_DEFAULT,
+    Capabilities,
+    Cluster,
+    DesiredState,
+    pool_from_dict,
+)
 from reconciler.redact import remember
 from reconciler.registry import PROVIDERS, capabilities_for
-from reconciler.schema import schema_diagnostics
-from reconciler.semantics import semantic_diagnostics
 
 # ${NAME} or ${NAME:-default}; the default is the file's own text, used when NAME is unset
 # or empty (as in POSIX shells).
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 PRUNE_DEFAULT = "owned"
-IMMUTABLE_DEFAULT = "reject"
-
-
-@dataclass(frozen=True)
-class DesiredState:
-    """A validated desired-state file."""
-
-    cluster: Cluster
-    prune: str
-    protect: tuple[str, ...]
-    pools: tuple[NodePool, ...]
-    source: str
-    digest: str
-    notes: tuple[Diagnostic, ...] = ()
-    # ignoreChanges: field patterns of policy (every pool) and of each pool, by pool name
-    ignore: tuple[str, ...] = ()
-    pool_ignore: dict[str, tuple[str, ...]] = field(default_factory=dict)
-
-    # immutableChanges: "reject" (the default) or "replace", of policy and of each pool
-    immutable_changes: str = IMMUTABLE_DEFAULT
-    pool_immutable: dict[str, str] = field(default_factory=dict)
-
-    def ignore_rules(self, pool: str) -> tuple[str, ...]:
-        """The ignoreChanges patterns that apply to ``pool``."""
-        return (*self.ignore, *self.pool_ignore.get(pool, ()))
-
-    def replaces(self, pool: str) -> bool:
-        """Whether an immutable change to ``pool`` replaces it (else it is rejected)."""
-        return self.pool_immutable.get(pool, self.immutable_changes) == "replace"
-
-    def pool_opts_in(self, pool: str) -> bool:
-        """Whether the pool's own entry says ``immutableChanges: replace`` (a protected
-        pool is replaced only then)."""
-        return self.pool_immutable.get(pool) == "replace"
-    # The parsed file with its positions, to locate plan errors (``document.location``).
-    document: LocatedDocument | None = field(default=None, compare=False, repr=False)
 
 
 def load_desired(file: str | FsPath, *, expand: bool = True) -> DesiredState:

@@ -8,8 +8,8 @@ from functools import cache
 from pathlib import Path as FsPath
 from typing import Any
 
+from reconciler.desired.document import LocatedDocument
 from reconciler.diagnostics import Diagnostic, Path
-from reconciler.document import LocatedDocument
 
 _FORMATS = {
     "nodeTaints": "taint; expected key=value:Effect with Effect NoSchedule, PreferNoSchedule"
@@ -31,7 +31,7 @@ _JSON_TYPES = {dict: "mapping", list: "list", str: "string", bool: "boolean", in
 def schema_text() -> str:
     """The schema exactly as published in schemas/nodepools.schema.json."""
     try:  # beside this module in any ordinary install; importlib.resources costs ~5 ms
-        return (FsPath(__file__).parent / "schema" / "nodepools.schema.json").read_text(
+        return (FsPath(__file__).parent.parent / "schema" / "nodepools.schema.json").read_text(
             encoding="utf-8")
     except OSError:
         from importlib import resources

@@ -8,11 +8,11 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from reconciler.desired.document import LocatedDocument
+from reconciler.desired.schema import schema
 from reconciler.diagnostics import Diagnostic, Location, Path
-from reconciler.document import LocatedDocument
 from reconciler.escape import describe_char, first_unsafe
 from reconciler.model import DRIVER_LABELS, MODES, Capabilities
-from reconciler.schema import schema
 
 # Where a field of the pool being checked is written, and its path: at("autoscaling", "min").
 At = Callable[..., tuple[Location, Path]]

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.atomicwrite import write_atomic
-from reconciler.desired import DesiredState
 from reconciler.errors import ReconcilerError, StaleError
+from reconciler.model import DesiredState
 from reconciler.plan import Plan
+from reconciler.plan.jsonplan import plan_to_json
 from reconciler.redact import redact
-from reconciler.render.jsonplan import plan_to_json
 
 
 def saved_plan_document(plan: Plan, desired: DesiredState) -> dict[str, Any]:

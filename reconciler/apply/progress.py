@@ -22,8 +22,8 @@ from typing import Any, TextIO
 
 import click
 
+from reconciler.apply.executor import ActionResult, ApplyReport, Outcome
 from reconciler.escape import guard_lines, json_text, terminal
-from reconciler.executor import ActionResult, ApplyReport, Outcome
 from reconciler.plan import Action, ActionKind
 
 _VERB = {ActionKind.CREATE: ("creating", "created", "create"),

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from reconciler.compare import diff_pool, driver_label_changes, sort_changes, user_labels
 from reconciler.model import DRIVER_LABELS, POOL_LABEL, ZONE_LABEL, Capabilities, NodePool
-from reconciler.naming import replacement_name
 from reconciler.naturalsort import natural_key
 from reconciler.plan import Action, ActionKind, FieldChange, FieldPath, PlanError, Reason
+from reconciler.plan.compare import diff_pool, driver_label_changes, sort_changes, user_labels
+from reconciler.plan.naming import replacement_name
 
 _COPIED = ("mode", "zones", "instance_type", "os_disk_type", "os_disk_size_gib", "priority",
            "autoscaling")

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from reconciler.desired import DesiredState
-from reconciler.model import Capabilities, NodePool
+from reconciler.model import Capabilities, DesiredState, NodePool
 from reconciler.plan import Action, FieldChange, PlanError, Reason
-from reconciler.replacing import is_immutable
+from reconciler.plan.replacing import is_immutable
 
 
 def immutable_errors(pool: str, changes: Sequence[FieldChange],

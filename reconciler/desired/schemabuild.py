@@ -30,11 +30,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+from reconciler.desired.semantics import reserved_label_rule
 from reconciler.model import DRIVER_LABELS
 from reconciler.registry import PROVIDERS, capabilities_for
-from reconciler.semantics import reserved_label_rule
 
-CORE = Path(__file__).parent / "schema" / "core.json"
+CORE = Path(__file__).parent.parent / "schema" / "core.json"
 
 
 def provider_part(provider: str) -> dict[str, Any]:
@@ -92,7 +92,7 @@ def build() -> dict[str, Any]:
 def _capability_rules(name: str, pool: dict[str, Any]) -> dict[str, Any]:
     """The provider part's ``nodePool`` plus the pool-name and reserved-label rules of its
     Capabilities, worded as ``reconciler validate`` words them (``patternErrorMessage``
-    is ``"<what>: <why>"``; see reconciler.schema)."""
+    is ``"<what>: <why>"``; see reconciler.desired.schema)."""
     caps = capabilities_for(name, {})
     rules = copy.deepcopy(pool)
     properties = rules.setdefault("properties", {})

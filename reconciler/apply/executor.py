@@ -10,7 +10,7 @@ or sooner when another action of this apply ends and the cluster was the busy on
 to the error's ``timeout``. Such an action counts as started: after a failure elsewhere it
 is still retried (like an action in flight, it finishes); after an interrupt it is not,
 and is reported failed with the provider's words. Busy answers about the cluster also
-lower how many actions run at once (``reconciler.concurrency.AdaptiveLimit``).
+lower how many actions run at once (``reconciler.apply.concurrency.AdaptiveLimit``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Protocol
 
-from reconciler.concurrency import AdaptiveLimit
+from reconciler.apply.concurrency import AdaptiveLimit
 from reconciler.driver import Driver, ProgressCallback
 from reconciler.errors import BusyError, ReconcilerError
 from reconciler.model import DRIVER_LABELS, NodePool, PoolStatus
@@ -111,7 +111,7 @@ def execute(plan: Plan, driver: Driver, events: ApplyEvents, *,
     ``interrupt``, when set (by SIGINT, see ``deferred_interrupts``, or by the caller),
     stops new actions from starting; actions in flight are waited for. At most
     ``parallelism`` actions run at once, fewer while the provider answers "busy"
-    (``reconciler.concurrency``).
+    (``reconciler.apply.concurrency``).
     """
     results: dict[int, ActionResult] = {}
     stop = False

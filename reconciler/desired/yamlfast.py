@@ -37,8 +37,7 @@ from contextlib import suppress
 from types import SimpleNamespace
 from typing import Any
 
-from reconciler.diagnostics import Diagnostic, InvalidDocument, Location, Path
-from reconciler.located import (
+from reconciler.desired.located import (
     MAX_DEPTH,
     MAX_NODES,
     LocatedDocument,
@@ -46,6 +45,7 @@ from reconciler.located import (
     key_problem,
     plain_scalar,
 )
+from reconciler.diagnostics import Diagnostic, InvalidDocument, Location, Path
 
 _CORE = "tag:yaml.org,2002:"
 _PLAIN_STR = _CORE + "str"
