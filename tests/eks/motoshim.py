@@ -21,17 +21,22 @@ patches boto3 or reconciler:
    calls, and UpdateNodegroupConfig meets ResourceInUseException while another update of
    the node group is in progress; ``create_issues`` makes new node groups end
    CREATE_FAILED with those health issues. moto itself finishes every operation at once.
+8. A role ARN is checked once: moto's ``validate_role_arn`` builds a new boto3 Session and
+   parses botocore's endpoints.json on every CreateCluster / CreateNodegroup (~0.13 s of
+   CPU each, most of a seeded or applied create); the same check, its answer kept per ARN.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from moto.core.responses import ActionResult, EmptyResult
+from moto.eks import models as eks_models
 from moto.eks import urls as eks_urls
 from moto.eks.exceptions import ResourceInUseException, ResourceNotFoundException
 from moto.eks.models import EKSBackend, Nodegroup
@@ -90,6 +95,11 @@ def _nodegroup_by_arn(backend: EKSBackend, arn: str) -> Nodegroup | None:
 
 def install(mp: pytest.MonkeyPatch) -> None:
     """Register the extensions (undone when ``mp`` is)."""
+    # 8. moto's own role ARN check, run once per ARN (a valid ARN stays valid; an invalid
+    # one raises and is not cached, so it is refused every time, as before)
+    mp.setattr(eks_models, "validate_role_arn",
+               functools.cache(eks_models.validate_role_arn))
+
     # 1. tags on node groups (and 6. every key untagged)
     original_tag, original_untag, original_list = (
         EKSBackend.tag_resource, EKSBackend.untag_resource, EKSBackend.list_tags_for_resource)
