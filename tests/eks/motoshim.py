@@ -13,7 +13,10 @@ patches boto3 or reconciler:
 3. One scalingConfig per node group: moto gives every node group created without one the
    same module-level dict, so updating one node group's sizes changed all of theirs.
 4. CreateNodegroup keeps ``updateConfig`` (moto drops the parameter).
-5. ListNodegroups on a missing cluster answers ResourceNotFoundException (moto: HTTP 500).
+5. ListNodegroups on a missing cluster answers ResourceNotFoundException (moto: HTTP 500);
+   and, optionally (``list_page``), short pages: at most that many names a page, with a
+   nextToken, whatever maxResults asks (AWS may answer fewer than maxResults; a client
+   must follow nextToken), so paging is exercised without a hundred node groups.
 6. UntagResource removes every key it is given (moto reads only the first ``tagKeys``
    value of the query string, so ``tagKeys=a&tagKeys=b`` removed ``a`` alone).
 7. Optional slowness (``Lifecycle``): like EKS, a new node group is CREATING, a deleted one
@@ -53,6 +56,7 @@ class Lifecycle:
     delete_polls: int = 0
     update_polls: int = 0
     create_issues: list[dict[str, Any]] = field(default_factory=list)
+    list_page: int = 0  # ListNodegroups' names per page at most (0: as maxResults asks)
     _pending: dict[tuple[str, str], int] = field(default_factory=dict)
     _updates: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> update
     _update_polls: dict[str, int] = field(default_factory=dict)
@@ -60,12 +64,14 @@ class Lifecycle:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def slow(self, create_polls: int = 0, delete_polls: int = 0, update_polls: int = 0,
-             create_issues: list[dict[str, Any]] | None = None) -> None:
-        """How many polls operations started from now on take (and how creates end)."""
+             create_issues: list[dict[str, Any]] | None = None, list_page: int = 0) -> None:
+        """How many polls operations started from now on take (and how creates end), and
+        how long ListNodegroups' pages are at most."""
         with self._lock:
             self.create_polls, self.delete_polls, self.update_polls = \
                 create_polls, delete_polls, update_polls
             self.create_issues = list(create_issues or [])
+            self.list_page = list_page
 
     def reset(self, **polls: int) -> None:
         """Forget every operation; set the poll counts (the rest back to 0)."""
@@ -212,14 +218,16 @@ def install(mp: pytest.MonkeyPatch) -> None:
 
     mp.setattr(EKSResponse, "create_nodegroup", create_nodegroup)
 
-    # 5. ListNodegroups on a missing cluster
+    # 5. ListNodegroups on a missing cluster, and short pages
     original_list_nodegroups = EKSBackend.list_nodegroups
 
     def list_nodegroups(self: EKSBackend, cluster_name: str, max_results: int,
                         next_token: str | None) -> Any:
         if cluster_name not in self.clusters:
             raise _not_found(f"No cluster found for name: {cluster_name}.")
-        names, token = original_list_nodegroups(self, cluster_name, max_results, next_token)
+        with LIFECYCLE._lock:
+            page = min(max_results, LIFECYCLE.list_page or max_results)
+        names, token = original_list_nodegroups(self, cluster_name, page, next_token)
         return names, token
 
     mp.setattr(EKSBackend, "list_nodegroups", list_nodegroups)
