@@ -6,6 +6,7 @@ applied file get the CLI's own result of applying it (``EksWorld.applied``)."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -209,31 +210,29 @@ def test_adopting_keeps_a_scheduling_label_the_group_already_has(eks: EksWorld) 
     eks.seed("ng1", zones=ZONES[:1], labels={"kompox.dev/node-pool": "user",
                                              "kompox.dev/node-zone": ZONES[0]})
     path = eks.write(f"nodePools:\n  - name: ng1\n    zones: [{ZONES[0]}]\n")
-    plan = eks.plan_json(path)
-    assert [c["field"] for a in plan["actions"] for c in a["changes"]] == ["managedBy"]
-    converge(eks, path)
+    applied = eks.apply(path)
+    assert [w.operation for w in eks.proxy.writes()] == ["TagResource"]  # no label write
+    shown = applied.stdout  # the plan apply shows: the marker alone, no label
+    assert re.search(r'managedBy\s+\(unset\) -> "reconciler"', shown) and "labels" not in shown
+    converge_after(eks, path, applied)
     assert eks.nodegroup("ng1")["labels"] == {"kompox.dev/node-pool": "user",
                                               "kompox.dev/node-zone": ZONES[0]}
 
 
 def test_adopting_from_another_tool_shows_its_name(eks: EksWorld) -> None:
     eks.seed("legacy", tags={"managed-by": "terraform", "team": "a"})
-    plan = eks.plan_json(eks.write("nodePools:\n  - name: legacy\n"))
-    owner = [c for c in plan["actions"][0]["changes"] if c["field"] == "managedBy"]
-    assert owner[0]["before"] == "terraform"
-    eks.apply(eks.write("nodePools:\n  - name: legacy\n"))
+    applied = eks.apply(eks.write("nodePools:\n  - name: legacy\n"))
+    assert re.search(r'managedBy\s+"terraform" -> "reconciler"', applied.stdout)  # its plan
     assert eks.nodegroup("legacy")["tags"] == {"managed-by": "reconciler", "team": "a"}
 
 
 def test_prune_deletes_owned_node_groups_only(eks: EksWorld) -> None:
     eks.applied(WEB + BATCH)
     eks.seed("legacy")
-    path = eks.write(WEB)
-    plan = eks.plan_json(path)
-    assert [(a["action"], a["pool"]) for a in plan["actions"]] == [("delete", "batch")]
-    assert plan["unmanaged"] == ["legacy"]
-    eks.proxy.clear()
-    out = converge(eks, path)
+    out = converge(eks, eks.write(WEB))
+    # The plan apply shows: one action, the delete of batch; legacy left alone.
+    assert "Plan: 0 to create, 0 to update, 1 to delete" in out and "- delete batch" in out
+    assert "Unmanaged pools, left alone: legacy\n" in out
     assert "deleted batch" in out
     assert eks.names() == ["legacy", "web"]
 
