@@ -97,12 +97,41 @@ def test_the_azure_sdk_is_imported_by_the_aks_driver_side_only() -> None:
     assert importers <= allowed and importers
 
 
-def test_boto3_is_imported_by_the_eks_driver_side_only() -> None:
+def test_botocore_is_imported_by_the_eks_driver_side_only() -> None:
     allowed = {"reconciler.providers.eks.driver", "reconciler.providers.eks.client",
                "reconciler.providers.eks.errors"}
     importers = {name for name, path in modules().items()
-                 if any(t.split(".")[0] in ("boto3", "botocore") for t in imports(path))}
+                 if any(t.split(".")[0] == "botocore" for t in imports(path))}
     assert importers <= allowed and importers
+
+
+def test_nothing_imports_boto3() -> None:
+    """boto3 is a test dependency only: an install from the wheel has botocore alone."""
+    importers = {name for name, path in modules().items()
+                 if any(t.split(".")[0] == "boto3" for t in imports(path))}
+    assert importers == set()
+
+
+def test_eks_clients_are_built_without_boto3_or_s3transfer() -> None:
+    """What every EKS command does first (credentials, the eks and ec2 clients) loads
+    botocore only: boto3's import would add s3transfer, ~0.15 s per command."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys; from reconciler.providers.eks import client as c;"
+            " s = c.parse_settings({'region': 'us-east-1', 'clusterName': 'prod',"
+            " 'nodeRoleArn': 'arn:aws:iam::1:role/n'}); session = c.make_session(s);"
+            " eks, ec2 = c.make_client(session, 'eks', s), c.make_client(session, 'ec2', s);"
+            " assert eks.meta.region_name == ec2.meta.region_name == 'us-east-1';"
+            " assert eks.meta.endpoint_url == 'https://eks.us-east-1.amazonaws.com';"
+            " assert 'botocore' in sys.modules;"
+            " assert not {'boto3', 's3transfer'} & set(sys.modules), 'boto3 loaded'")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_ACCESS_KEY_ID="AKIAFAKE", AWS_SECRET_ACCESS_KEY="fake",
+               AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+               AWS_EC2_METADATA_DISABLED="true")
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
 
 
 def test_eks_capabilities_load_without_boto3() -> None:

@@ -51,3 +51,13 @@ def eks(_aws: tuple[MotoProcess, Proxy, dict[str, str], str], tmp_path: Path) ->
     world = EksWorld(moto, proxy, subnets, role, tmp_path)
     world.reset()
     return world
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every eks test in one xdist group: under ``--dist loadgroup`` they share a worker,
+    so one moto helper and one copy of each applied state serve them all (without it,
+    e.g. the default ``-n 4``, the mark does nothing)."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.path).parents:
+            item.add_marker(pytest.mark.xdist_group("eks"))

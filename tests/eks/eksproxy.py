@@ -55,6 +55,7 @@ class Entry:
     status: int
     body: dict[str, Any]
     injected: bool
+    query: dict[str, list[str]] = field(default_factory=dict)  # e.g. maxResults, nextToken
 
 
 @dataclass
@@ -98,7 +99,8 @@ class Proxy:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                path = unquote(urlsplit(self.path).path)
+                url = urlsplit(self.path)
+                path, query = unquote(url.path), parse_qs(url.query)
                 operation = operation_of(self.command, path, body)
                 fault = proxy._fault_for(operation)
                 if fault is not None:
@@ -110,7 +112,7 @@ class Proxy:
                     self.end_headers()
                     self.wfile.write(payload)
                     proxy._record(Entry(operation, self.command, path, fault.status,
-                                        _json(body), True))
+                                        _json(body), True, query))
                     return
                 connection = http.client.HTTPConnection(*proxy.upstream, timeout=30)
                 headers = {k: v for k, v in self.headers.items()
@@ -128,7 +130,7 @@ class Proxy:
                 self.wfile.write(data)
                 connection.close()
                 proxy._record(Entry(operation, self.command, path, answer.status,
-                                    _json(body), False))
+                                    _json(body), False, query))
 
             do_GET = do_POST = do_DELETE = do_PUT = _handle
 

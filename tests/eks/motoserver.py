@@ -21,8 +21,13 @@ REGION = "us-east-1"
 def serve(conn: Connection) -> None:
     """The helper process: start the shimmed server on 127.0.0.1, send its port, then run
     commands until "stop"."""
+    import copy
     import logging
+    import os
 
+    # moto's EC2 backend otherwise makes ~1300 default AMIs (and a volume each) when it
+    # starts, ~0.35 s of this helper's CPU; no eks test uses an AMI.
+    os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"
     import motoshim
     import pytest
     from moto.core import DEFAULT_ACCOUNT_ID
@@ -49,7 +54,23 @@ def serve(conn: Connection) -> None:
                     cluster_name=cluster, node_role=role, nodegroup_name=name, subnets=subnets,
                     scaling_config={"minSize": 1, "maxSize": 2, "desiredSize": 1})
 
-        commands = {"reset": reset, "slow": motoshim.LIFECYCLE.slow, "create_many": create_many}
+        saved: dict[str, dict[str, Any]] = {}  # key -> the cluster's node groups, copied
+
+        def snapshot(cluster: str, key: str) -> None:
+            saved[key] = copy.deepcopy(backend.clusters[cluster].nodegroups)
+
+        def restore(cluster: str, key: str) -> bool:
+            """The cluster's node groups as ``snapshot`` copied them (False: none saved)."""
+            if key not in saved:
+                return False
+            reset(cluster)
+            group = backend.clusters[cluster]
+            group.nodegroups = copy.deepcopy(saved[key])  # each restore gets its own objects
+            group.nodegroup_count = len(group.nodegroups)
+            return True
+
+        commands = {"reset": reset, "slow": motoshim.LIFECYCLE.slow, "create_many": create_many,
+                    "snapshot": snapshot, "restore": restore}
         try:
             while True:
                 command, arguments = conn.recv()

@@ -13,7 +13,10 @@ patches boto3 or reconciler:
 3. One scalingConfig per node group: moto gives every node group created without one the
    same module-level dict, so updating one node group's sizes changed all of theirs.
 4. CreateNodegroup keeps ``updateConfig`` (moto drops the parameter).
-5. ListNodegroups on a missing cluster answers ResourceNotFoundException (moto: HTTP 500).
+5. ListNodegroups on a missing cluster answers ResourceNotFoundException (moto: HTTP 500);
+   and, optionally (``list_page``), short pages: at most that many names a page, with a
+   nextToken, whatever maxResults asks (AWS may answer fewer than maxResults; a client
+   must follow nextToken), so paging is exercised without a hundred node groups.
 6. UntagResource removes every key it is given (moto reads only the first ``tagKeys``
    value of the query string, so ``tagKeys=a&tagKeys=b`` removed ``a`` alone).
 7. Optional slowness (``Lifecycle``): like EKS, a new node group is CREATING, a deleted one
@@ -21,17 +24,22 @@ patches boto3 or reconciler:
    calls, and UpdateNodegroupConfig meets ResourceInUseException while another update of
    the node group is in progress; ``create_issues`` makes new node groups end
    CREATE_FAILED with those health issues. moto itself finishes every operation at once.
+8. A role ARN is checked once: moto's ``validate_role_arn`` builds a new boto3 Session and
+   parses botocore's endpoints.json on every CreateCluster / CreateNodegroup (~0.13 s of
+   CPU each, most of a seeded or applied create); the same check, its answer kept per ARN.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from moto.core.responses import ActionResult, EmptyResult
+from moto.eks import models as eks_models
 from moto.eks import urls as eks_urls
 from moto.eks.exceptions import ResourceInUseException, ResourceNotFoundException
 from moto.eks.models import EKSBackend, Nodegroup
@@ -48,6 +56,7 @@ class Lifecycle:
     delete_polls: int = 0
     update_polls: int = 0
     create_issues: list[dict[str, Any]] = field(default_factory=list)
+    list_page: int = 0  # ListNodegroups' names per page at most (0: as maxResults asks)
     _pending: dict[tuple[str, str], int] = field(default_factory=dict)
     _updates: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> update
     _update_polls: dict[str, int] = field(default_factory=dict)
@@ -55,12 +64,14 @@ class Lifecycle:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def slow(self, create_polls: int = 0, delete_polls: int = 0, update_polls: int = 0,
-             create_issues: list[dict[str, Any]] | None = None) -> None:
-        """How many polls operations started from now on take (and how creates end)."""
+             create_issues: list[dict[str, Any]] | None = None, list_page: int = 0) -> None:
+        """How many polls operations started from now on take (and how creates end), and
+        how long ListNodegroups' pages are at most."""
         with self._lock:
             self.create_polls, self.delete_polls, self.update_polls = \
                 create_polls, delete_polls, update_polls
             self.create_issues = list(create_issues or [])
+            self.list_page = list_page
 
     def reset(self, **polls: int) -> None:
         """Forget every operation; set the poll counts (the rest back to 0)."""
@@ -90,6 +101,11 @@ def _nodegroup_by_arn(backend: EKSBackend, arn: str) -> Nodegroup | None:
 
 def install(mp: pytest.MonkeyPatch) -> None:
     """Register the extensions (undone when ``mp`` is)."""
+    # 8. moto's own role ARN check, run once per ARN (a valid ARN stays valid; an invalid
+    # one raises and is not cached, so it is refused every time, as before)
+    mp.setattr(eks_models, "validate_role_arn",
+               functools.cache(eks_models.validate_role_arn))
+
     # 1. tags on node groups (and 6. every key untagged)
     original_tag, original_untag, original_list = (
         EKSBackend.tag_resource, EKSBackend.untag_resource, EKSBackend.list_tags_for_resource)
@@ -202,14 +218,16 @@ def install(mp: pytest.MonkeyPatch) -> None:
 
     mp.setattr(EKSResponse, "create_nodegroup", create_nodegroup)
 
-    # 5. ListNodegroups on a missing cluster
+    # 5. ListNodegroups on a missing cluster, and short pages
     original_list_nodegroups = EKSBackend.list_nodegroups
 
     def list_nodegroups(self: EKSBackend, cluster_name: str, max_results: int,
                         next_token: str | None) -> Any:
         if cluster_name not in self.clusters:
             raise _not_found(f"No cluster found for name: {cluster_name}.")
-        names, token = original_list_nodegroups(self, cluster_name, max_results, next_token)
+        with LIFECYCLE._lock:
+            page = min(max_results, LIFECYCLE.list_page or max_results)
+        names, token = original_list_nodegroups(self, cluster_name, page, next_token)
         return names, token
 
     mp.setattr(EKSBackend, "list_nodegroups", list_nodegroups)

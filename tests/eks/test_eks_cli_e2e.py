@@ -1,12 +1,16 @@
 """The real CLI against moto over HTTPS: plan, apply, list, export, adopt, prune. Every
 apply is followed by a plan that must show no changes and send no write; request counts
-are checked where the provider promises a floor (docs/eks.md)."""
+are checked where the provider promises a floor (docs/eks.md). Tests that start from an
+applied file get the CLI's own result of applying it (``EksWorld.applied``)."""
 
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 from pathlib import Path
 
+import pytest
 from ekstesting import CLUSTER, FAKE_SECRET, ZONES, EksWorld
 
 WEB = """\
@@ -37,7 +41,12 @@ BATCH = """\
 
 def converge(eks: EksWorld, path: Path) -> str:
     """Apply, then re-plan: no changes, one list, no write."""
-    applied = eks.apply(path)
+    return converge_after(eks, path, eks.apply(path))
+
+
+def converge_after(eks: EksWorld, path: Path, applied: subprocess.CompletedProcess[str]) -> str:
+    """Re-plan after ``applied`` (an apply of ``path``): no changes, one list, no write;
+    neither run shows the secret."""
     eks.proxy.clear()
     replan = eks.cli("plan", str(path), "--detailed-exitcode", "--format", "json")
     assert replan.returncode == 0, replan.stdout + replan.stderr
@@ -67,9 +76,17 @@ def test_subnets_named_in_the_settings_spare_the_ec2_call(eks: EksWorld) -> None
     assert eks.proxy.operations() == ["ListNodegroups", "DescribeNodegroup"]
 
 
-def test_apply_creates_the_node_group_the_file_describes(eks: EksWorld) -> None:
-    out = converge(eks, eks.write(WEB + BATCH))
-    assert "created web" in out and "created batch" in out
+def test_apply_creates_the_node_groups_the_file_describes_one_write_each(
+        eks: EksWorld) -> None:
+    path = eks.write(WEB + BATCH)
+    applied = eks.apply(path)
+    assert sorted(e.body["nodegroupName"] for e in eks.proxy.writes()) == ["batch", "web"]
+    assert {e.operation for e in eks.proxy.writes()} == {"CreateNodegroup"}
+    # Parallel creates read the cluster's subnets (and their zones) once between them.
+    assert eks.proxy.count("DescribeCluster") == 1
+    assert eks.proxy.count("ec2:DescribeSubnets") == 1
+    assert "created web" in applied.stderr and "created batch" in applied.stderr
+    converge_after(eks, path, applied)
     web = eks.nodegroup("web")
     assert web["instanceTypes"] == ["m6i.large"] and web["diskSize"] == 50
     assert web["capacityType"] == "SPOT" and web["amiType"] == "AL2023_x86_64_STANDARD"
@@ -86,18 +103,8 @@ def test_apply_creates_the_node_group_the_file_describes(eks: EksWorld) -> None:
     assert batch["capacityType"] == "ON_DEMAND" and not batch.get("taints")
 
 
-def test_creates_send_one_write_each(eks: EksWorld) -> None:
-    eks.apply(eks.write(WEB + BATCH))
-    assert sorted(e.body["nodegroupName"] for e in eks.proxy.writes()) == ["batch", "web"]
-    assert {e.operation for e in eks.proxy.writes()} == {"CreateNodegroup"}
-    # Parallel creates read the cluster's subnets (and their zones) once between them.
-    assert eks.proxy.count("DescribeCluster") == 1
-    assert eks.proxy.count("ec2:DescribeSubnets") == 1
-
-
 def test_in_place_changes_are_one_config_update_and_the_tag_calls(eks: EksWorld) -> None:
-    eks.apply(eks.write(WEB))
-    eks.proxy.clear()
+    eks.applied(WEB)
     changed = WEB.replace("labels: {team: web}", "labels: {tier: front}") \
         .replace('taints: ["dedicated=web:NoSchedule"]',
                  'taints: ["dedicated=api:NoSchedule", "spot=true:PreferNoSchedule"]') \
@@ -105,10 +112,8 @@ def test_in_place_changes_are_one_config_update_and_the_tag_calls(eks: EksWorld)
         .replace('tags: {cost-center: "42"}', 'tags: {cost-center: "43", owner: web-team}') \
         .replace("maxUnavailable: 1", "maxUnavailablePercentage: 25")
     path = eks.write(changed)
-    plan = eks.plan_json(path)
-    assert plan["summary"]["update"] == 1 and plan["errors"] == []
-    eks.proxy.clear()
-    converge(eks, path)
+    out = converge(eks, path)
+    assert "Plan: 0 to create, 1 to update, 0 to delete" in out  # apply shows its plan
     web = eks.nodegroup("web")
     assert web["labels"] == {"tier": "front", "kompox.dev/node-pool": "web"}
     assert sorted((t["key"], t["value"], t["effect"]) for t in web["taints"]) == [
@@ -118,12 +123,14 @@ def test_in_place_changes_are_one_config_update_and_the_tag_calls(eks: EksWorld)
     assert web["updateConfig"] == {"maxUnavailablePercentage": 25}
 
 
-def test_an_update_sends_exactly_the_differences(eks: EksWorld) -> None:
-    eks.apply(eks.write(WEB))
-    eks.proxy.clear()
-    changed = WEB.replace("labels: {team: web}", "labels: {tier: front}") \
-        .replace('tags: {cost-center: "42"}', "tags: {owner: web-team}")
-    eks.apply(eks.write(changed))
+def test_an_update_sends_exactly_the_differences_and_removes_dropped_tags(
+        eks: EksWorld) -> None:
+    three = WEB.replace('tags: {cost-center: "42"}', "tags: {a: '1', b: '2', c: '3'}")
+    eks.applied(three)
+    changed = three.replace("labels: {team: web}", "labels: {tier: front}") \
+        .replace("tags: {a: '1', b: '2', c: '3'}", "tags: {c: '3', owner: web-team}")
+    path = eks.write(changed)
+    applied = eks.apply(path)
     writes = eks.proxy.writes()
     assert [w.operation for w in writes] == ["UpdateNodegroupConfig", "TagResource",
                                              "UntagResource"]
@@ -132,28 +139,20 @@ def test_an_update_sends_exactly_the_differences(eks: EksWorld) -> None:
                                 "removeLabels": ["team"]}
     assert set(config) <= {"labels", "clientRequestToken"}  # no scaling, taints or config
     assert writes[1].body == {"tags": {"owner": "web-team"}}
-
-
-def test_tags_removed_from_the_file_are_removed_from_the_node_group(eks: EksWorld) -> None:
-    three = WEB.replace('tags: {cost-center: "42"}', "tags: {a: '1', b: '2', c: '3'}")
-    eks.apply(eks.write(three))
-    eks.proxy.clear()
-    converge(eks, eks.write(three.replace("tags: {a: '1', b: '2', c: '3'}", "tags: {c: '3'}")))
-    assert eks.nodegroup("web")["tags"] == {"c": "3", "managed-by": "reconciler"}
+    assert sorted(writes[2].query["tagKeys"]) == ["a", "b"]  # both, in one call
+    converge_after(eks, path, applied)
+    assert eks.nodegroup("web")["tags"] == {"c": "3", "owner": "web-team",
+                                            "managed-by": "reconciler"}
 
 
 def test_nothing_to_change_sends_nothing(eks: EksWorld) -> None:
-    path = eks.write(WEB)
-    eks.apply(path)
-    eks.proxy.clear()
-    result = eks.apply(path)
+    result = eks.apply(eks.applied(WEB))
     assert "No changes" in result.stdout
     assert eks.proxy.writes() == []
 
 
 def test_immutable_changes_are_refused_with_zero_writes(eks: EksWorld) -> None:
-    eks.apply(eks.write(WEB))
-    eks.proxy.clear()
+    eks.applied(WEB)
     changed = WEB.replace("m6i.large", "m6i.xlarge").replace("osDiskSizeGiB: 50",
                                                               "osDiskSizeGiB: 80") \
         .replace("priority: spot", "priority: regular") \
@@ -211,31 +210,29 @@ def test_adopting_keeps_a_scheduling_label_the_group_already_has(eks: EksWorld) 
     eks.seed("ng1", zones=ZONES[:1], labels={"kompox.dev/node-pool": "user",
                                              "kompox.dev/node-zone": ZONES[0]})
     path = eks.write(f"nodePools:\n  - name: ng1\n    zones: [{ZONES[0]}]\n")
-    plan = eks.plan_json(path)
-    assert [c["field"] for a in plan["actions"] for c in a["changes"]] == ["managedBy"]
-    converge(eks, path)
+    applied = eks.apply(path)
+    assert [w.operation for w in eks.proxy.writes()] == ["TagResource"]  # no label write
+    shown = applied.stdout  # the plan apply shows: the marker alone, no label
+    assert re.search(r'managedBy\s+\(unset\) -> "reconciler"', shown) and "labels" not in shown
+    converge_after(eks, path, applied)
     assert eks.nodegroup("ng1")["labels"] == {"kompox.dev/node-pool": "user",
                                               "kompox.dev/node-zone": ZONES[0]}
 
 
 def test_adopting_from_another_tool_shows_its_name(eks: EksWorld) -> None:
     eks.seed("legacy", tags={"managed-by": "terraform", "team": "a"})
-    plan = eks.plan_json(eks.write("nodePools:\n  - name: legacy\n"))
-    owner = [c for c in plan["actions"][0]["changes"] if c["field"] == "managedBy"]
-    assert owner[0]["before"] == "terraform"
-    eks.apply(eks.write("nodePools:\n  - name: legacy\n"))
+    applied = eks.apply(eks.write("nodePools:\n  - name: legacy\n"))
+    assert re.search(r'managedBy\s+"terraform" -> "reconciler"', applied.stdout)  # its plan
     assert eks.nodegroup("legacy")["tags"] == {"managed-by": "reconciler", "team": "a"}
 
 
 def test_prune_deletes_owned_node_groups_only(eks: EksWorld) -> None:
+    eks.applied(WEB + BATCH)
     eks.seed("legacy")
-    eks.apply(eks.write(WEB + BATCH))
-    path = eks.write(WEB)
-    plan = eks.plan_json(path)
-    assert [(a["action"], a["pool"]) for a in plan["actions"]] == [("delete", "batch")]
-    assert plan["unmanaged"] == ["legacy"]
-    eks.proxy.clear()
-    out = converge(eks, path)
+    out = converge(eks, eks.write(WEB))
+    # The plan apply shows: one action, the delete of batch; legacy left alone.
+    assert "Plan: 0 to create, 0 to update, 1 to delete" in out and "- delete batch" in out
+    assert "Unmanaged pools, left alone: legacy\n" in out
     assert "deleted batch" in out
     assert eks.names() == ["legacy", "web"]
 
@@ -251,9 +248,9 @@ def test_prune_all_deletes_unmanaged_node_groups_and_protect_stops_it(eks: EksWo
 
 
 def test_list_shows_node_groups_in_the_model_s_terms(eks: EksWorld) -> None:
+    path = eks.applied(WEB)
     eks.seed("legacy", zones=ZONES[2:])
-    eks.apply(eks.write(WEB))
-    result = eks.cli("list", str(eks.write(WEB)), "--format", "json")
+    result = eks.cli("list", str(path), "--format", "json")
     assert result.returncode == 0, result.stderr
     pools = {p["name"]: p for p in json.loads(result.stdout)}
     assert pools["web"]["zones"] == ["us-east-1a", "us-east-1b"]
@@ -264,10 +261,10 @@ def test_list_shows_node_groups_in_the_model_s_terms(eks: EksWorld) -> None:
 
 
 def test_export_writes_a_file_that_plans_to_no_change(eks: EksWorld) -> None:
+    eks.applied(WEB + BATCH)
     eks.seed("legacy", tags={"team": "a"}, taints=[{"key": "gpu", "effect": "NO_EXECUTE"}])
     eks.seed("small", diskSize=None,  # EKS's default disk, 20 GiB
              scalingConfig={"minSize": 0, "maxSize": 1, "desiredSize": 0})
-    eks.apply(eks.write(WEB + BATCH))
     out = eks.tmp / "exported.yaml"
     result = eks.cli("export", str(eks.write()), "--output", str(out))
     assert result.returncode == 0, result.stderr
@@ -282,8 +279,7 @@ def test_export_writes_a_file_that_plans_to_no_change(eks: EksWorld) -> None:
 
 
 def test_saved_plan_applies_and_a_changed_node_group_refuses_it(eks: EksWorld) -> None:
-    path = eks.write(WEB)
-    eks.apply(path)
+    eks.applied(WEB)
     changed = eks.write(WEB.replace("max: 5", "max: 7"))
     saved = eks.tmp / "plan.json"
     assert eks.cli("plan", str(changed), "--out", str(saved)).returncode == 0
@@ -297,9 +293,28 @@ def test_saved_plan_applies_and_a_changed_node_group_refuses_it(eks: EksWorld) -
     assert eks.nodegroup("web")["scalingConfig"]["maxSize"] == 7
 
 
+def listed_over_pages(eks: EksWorld, groups: int, pages: int, **settings: int) -> None:
+    """A plan of ``groups`` node groups reads every page: ``pages`` ListNodegroups, each
+    asking for the largest page (100), each after the first carrying a nextToken; then one
+    DescribeNodegroup per node group."""
+    names = [f"ng{index:03d}" for index in range(groups)]
+    eks.create_many(names)
+    plan = eks.plan_json(eks.write(**settings))
+    assert plan["unmanaged"] == names
+    lists = eks.proxy.entries("ListNodegroups")
+    assert len(lists) == pages
+    assert [e.query.get("maxResults") for e in lists] == [["100"]] * pages
+    assert [bool(e.query.get("nextToken")) for e in lists] == [False] + [True] * (pages - 1)
+    assert eks.proxy.count("DescribeNodegroup") == groups
+
+
+def test_node_groups_are_listed_over_short_pages(eks: EksWorld) -> None:
+    """EKS may answer fewer names than maxResults, with a nextToken: 5 node groups in pages
+    of at most 2 are 3 pages, every one read. (The soak lists 105 over full pages.)"""
+    eks.reset(list_page=2)
+    listed_over_pages(eks, groups=5, pages=3)
+
+
+@pytest.mark.soak
 def test_many_node_groups_are_listed_over_pages(eks: EksWorld) -> None:
-    eks.create_many([f"ng{index:03d}" for index in range(105)])
-    plan = eks.plan_json(eks.write(maxNodegroups=200))
-    assert len(plan["unmanaged"]) == 105
-    assert eks.proxy.count("ListNodegroups") == 2
-    assert eks.proxy.count("DescribeNodegroup") == 105
+    listed_over_pages(eks, groups=105, pages=2, maxNodegroups=200)

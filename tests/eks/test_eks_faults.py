@@ -72,7 +72,7 @@ def test_throttling_past_the_retries_is_reported(eks: EksWorld) -> None:
 
 
 def test_a_busy_node_group_is_waited_out(eks: EksWorld) -> None:
-    eks.apply(eks.write(WEB))
+    eks.applied(WEB)
     eks.proxy.inject("UpdateNodegroupConfig", 409, "ResourceInUseException",
                      "Nodegroup web is currently being updated", times=2)
     out = eks.apply(eks.write(WEB.replace("max: 3", "max: 5"))).stderr
@@ -82,7 +82,7 @@ def test_a_busy_node_group_is_waited_out(eks: EksWorld) -> None:
 
 
 def test_a_node_group_busy_for_too_long_is_reported_as_in_progress(eks: EksWorld) -> None:
-    eks.apply(eks.write(WEB))
+    eks.applied(WEB)
     eks.slow(update_polls=1000)  # someone else's update, not finishing
     eks.client("eks").update_nodegroup_config(
         clusterName=CLUSTER, nodegroupName="web", labels={"addOrUpdateLabels": {"a": "b"}})

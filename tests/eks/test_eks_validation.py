@@ -49,40 +49,53 @@ def test_a_file_without_a_system_pool_is_fine_on_eks(eks: EksWorld) -> None:
     assert plan["errors"] == [] and plan["summary"]["create"] == 1
 
 
-@pytest.mark.parametrize(("pool", "path", "words"), [
-    ("    osDiskType: Ephemeral\n", "nodePools[0].osDiskType",
+# One thing EKS cannot do per pool: (the pool's lines, the error's path under it, words of
+# its message).
+CANNOT = [
+    ("    osDiskType: Ephemeral\n", ".osDiskType",
      "osDiskType has no meaning for provider 'eks'"),
-    ("    extensions:\n      aks: {maxPods: 50}\n", "nodePools[0].extensions.aks",
+    ("    extensions:\n      aks: {maxPods: 50}\n", ".extensions.aks",
      "extensions.aks is not for provider 'eks'; its own fields go under extensions.eks"),
-    ("    zones: [\"1\"]\n", "nodePools[0].zones[0]",
+    ("    zones: [\"1\"]\n", ".zones[0]",
      "invalid zone '1': expected an availability zone name such as us-east-1a"),
-    ("    zones: [us-west-2a]\n", "nodePools[0].zones[0]",
+    ("    zones: [us-west-2a]\n", ".zones[0]",
      "invalid zone 'us-west-2a': not in the cluster's region 'us-east-1'"),
-    ("    autoscaling: {enabled: true, min: 2, max: 2}\n", "nodePools[0].autoscaling.max",
+    ("    autoscaling: {enabled: true, min: 2, max: 2}\n", ".autoscaling.max",
      "EKS has no autoscaler switch"),
-    ("    autoscaling: {enabled: false, desired: 0}\n", "nodePools[0].autoscaling.desired",
+    ("    autoscaling: {enabled: false, desired: 0}\n", ".autoscaling.desired",
      "scale to zero with {enabled: true, min: 0, max: 1}"),
-    ("    labels: {team: \"\"}\n", "nodePools[0].labels.team",
-     "EKS label values cannot be empty"),
-    ("    labels: {kompox.dev/owner: me}\n", "nodePools[0].labels.kompox.dev/owner",
+    ("    labels: {team: \"\"}\n", ".labels.team", "EKS label values cannot be empty"),
+    ("    labels: {kompox.dev/owner: me}\n", ".labels.kompox.dev/owner",
      "reserved label 'kompox.dev/owner': kompox.dev/ and eks.amazonaws.com/ belong"),
     ("    extensions:\n      eks:\n        taints: [\"a=1:NoSchedule\", \"a=2:NoSchedule\"]\n",
-     "nodePools[0].extensions.eks.taints[1]", "listed twice"),
+     ".extensions.eks.taints[1]", "listed twice"),
     ("    extensions:\n      eks:\n        taints: [\"a=1:noschedule\"]\n",
-     "nodePools[0].extensions.eks.taints[0]", "is not a valid"),
+     ".extensions.eks.taints[0]", "is not a valid"),
     ("    extensions:\n      eks: {amiType: AL2023_X86_64}\n",
-     "nodePools[0].extensions.eks.amiType", "is not one of: AL2_x86_64"),
+     ".extensions.eks.amiType", "is not one of: AL2_x86_64"),
     ("    extensions:\n      eks:\n        updateConfig: {maxUnavailable: 1,"
      " maxUnavailablePercentage: 5}\n",
-     "nodePools[0].extensions.eks.updateConfig.maxUnavailablePercentage", "not both"),
+     ".extensions.eks.updateConfig.maxUnavailablePercentage", "not both"),
     ("    osDiskSizeGiB: 40\n    extensions:\n      eks: {launchTemplate: {name: lt}}\n",
-     "nodePools[0].osDiskSizeGiB", "the disk size comes from the template"),
-])
-def test_what_eks_cannot_do_is_a_located_error(eks: EksWorld, pool: str, path: str,
-                                               words: str) -> None:
-    errors = refused(eks, "nodePools:\n  - name: web\n" + pool)
-    assert [p for _, p, _ in errors] == [path]
-    assert words in errors[0][2]
+     ".osDiskSizeGiB", "the disk size comes from the template"),
+]
+
+
+def test_what_eks_cannot_do_is_a_located_error(eks: EksWorld) -> None:
+    """Each pool asks for one thing EKS cannot do: one validate run reports every one, at
+    a line of the pool that says it, none hiding another."""
+    pools = "nodePools:\n" + "".join(f"  - name: p{index}\n{lines}"
+                                     for index, (lines, _, _) in enumerate(CANNOT))
+    errors = refused(eks, pools)
+    assert [path for _, path, _ in errors] == [
+        f"nodePools[{index}]{path}" for index, (_, path, _) in enumerate(CANNOT)]
+    text = eks.tmp.joinpath("pools.yaml").read_text().splitlines()
+    starts = [text.index(f"  - name: p{index}") + 1 for index in range(len(CANNOT))]
+    for index, ((line, _, message), (_, _, words)) in enumerate(zip(errors, CANNOT,
+                                                                    strict=True)):
+        assert words in message
+        last = starts[index + 1] - 1 if index + 1 < len(starts) else len(text)
+        assert starts[index] <= line <= last, (index, line)  # within its own pool
 
 
 def test_node_group_names_follow_eks(eks: EksWorld) -> None:

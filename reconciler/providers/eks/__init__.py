@@ -1,4 +1,4 @@
-"""The ``eks`` provider: managed node groups of an Amazon EKS cluster (boto3 only in
+"""The ``eks`` provider: managed node groups of an Amazon EKS cluster (botocore only in
 ``driver``, ``client`` and ``errors``; ``capabilities``, ``rules`` and ``mapping`` are plain
 Python)."""
 

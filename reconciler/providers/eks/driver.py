@@ -1,4 +1,4 @@
-"""The ``eks`` driver: managed node groups through boto3 (EKS API 2017-11-01).
+"""The ``eks`` driver: managed node groups through botocore (EKS API 2017-11-01).
 
 ``list`` is one paginated ListNodegroups plus one DescribeNodegroup per node group, run
 concurrently (EKS has no list-with-details), and one EC2 DescribeSubnets for subnets whose
@@ -76,12 +76,12 @@ class EksDriver(Driver):
 
     @property
     def eks(self) -> Any:
-        """The boto3 EKS client (created on first use)."""
+        """The botocore EKS client (created on first use)."""
         return self._client("eks")
 
     @property
     def ec2(self) -> Any:
-        """The boto3 EC2 client, only for the zones of subnets the settings do not name."""
+        """The botocore EC2 client, only for the zones of subnets the settings do not name."""
         return self._client("ec2")
 
     def _client(self, service: str) -> Any:
@@ -349,7 +349,7 @@ class EksDriver(Driver):
     # -- helpers -------------------------------------------------------------------------
 
     def _call(self, call: Callable[[], Any], *, action: str, pool: str) -> Any:
-        """Run boto3 calls, turning their failures into reconciler errors (cause kept)."""
+        """Run botocore calls, turning their failures into reconciler errors (cause kept)."""
         try:
             return call()
         except (ClientError, BotoCoreError) as err:

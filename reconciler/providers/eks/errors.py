@@ -96,7 +96,7 @@ def is_not_found(err: BaseException) -> bool:
 
 
 def map_error(err: Exception, *, action: str, pool: str, endpoint: str) -> ProviderError:
-    """The reconciler error for a boto3 failure while ``action``-ing ``pool``. Messages carry
+    """The reconciler error for a botocore failure while ``action``-ing ``pool``. Messages carry
     AWS's code and message, never a credential."""
     where = f"{action} pool '{pool}'" if pool else action
     if isinstance(err, NoCredentialsError | PartialCredentialsError | CredentialRetrievalError):

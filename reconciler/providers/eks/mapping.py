@@ -1,4 +1,4 @@
-"""Pure conversions between the NodePool model and EKS node group JSON (boto3's shape).
+"""Pure conversions between the NodePool model and EKS node group JSON (botocore's shape).
 
 ``pool_from_eks`` reads a described node group; ``create_request`` builds the arguments of
 CreateNodegroup; ``update_request`` the UpdateNodegroupConfig, TagResource and
