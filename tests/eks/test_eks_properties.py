@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from ekstesting import ZONES, EksWorld
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from reconciler.model import Autoscaling, NodePool
@@ -71,6 +71,10 @@ def desired_file(draw: st.DrawFn) -> list[dict[str, Any]]:
 
 
 def replan_is_clean_after_every_apply(eks: EksWorld, states: list[list[dict]]) -> None:
+    # Hypothesis's first example is always two empty files: four CLI runs that prove
+    # nothing (validate and plan of an empty file are tested elsewhere). Rejected before
+    # any run, it does not count as one of the examples.
+    assume(any(states))
     eks.reset()
     for pools in states:
         path = eks.write(f"nodePools: {json.dumps(pools)}\n")  # JSON is YAML
@@ -85,8 +89,9 @@ def replan_is_clean_after_every_apply(eks: EksWorld, states: list[list[dict]]) -
 
 
 # Each example is two applies and two plans through real processes (~2 s): the default run
-# tries 4 file pairs, the soak run (`-m soak`, in CI) 20.
-@settings(max_examples=4, deadline=None,
+# tries 3 file pairs, the soak run (`-m soak`, in CI) 20, none of them both empty (until
+# the empty pair was skipped, the default's 4 were 3 pairs and that one).
+@settings(max_examples=3, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(states=st.lists(desired_file(), min_size=2, max_size=2))
 def test_replan_is_clean_after_every_apply(eks: EksWorld, states: list[list[dict]]) -> None:
