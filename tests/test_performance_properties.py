@@ -23,9 +23,8 @@ from typing import Any
 
 import pytest
 from emulator_session import EmulatorSession, arm_pool
-from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sizing import sized
+from sizing import explore, sized
 
 from reconciler.app import plan_file
 from reconciler.apply.executor import ActionResult, Outcome, execute
@@ -303,14 +302,12 @@ VIEWS = st.dictionaries(st.sampled_from(["mode", "labels", "zones", "autoscaling
 
 @sized(100, 400)
 def test_fast_diff_reports_what_deepdiff_reports(examples: int) -> None:
-    @settings(max_examples=examples, deadline=None)
-    @given(VIEWS, VIEWS)
     def check(have: dict[str, Any], want: dict[str, Any]) -> None:
         fast = changed_fields(have, want)
         if fast is not None:
             assert fast == deepdiff_fields(have, want)
 
-    check()
+    explore(examples, check, VIEWS, VIEWS)
 
 
 def test_fast_diff_decides_plain_views() -> None:
@@ -405,12 +402,7 @@ def assert_same_on_both_parsers(text: str) -> None:
 
 @sized(75, 300)
 def test_fast_yaml_never_differs_from_round_trip(examples: int) -> None:
-    @settings(max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(YAML_TEXT)
-    def check(text: str) -> None:
-        assert_same_on_both_parsers(text)
-
-    check()
+    explore(examples, assert_same_on_both_parsers, YAML_TEXT)
 
 
 def loaded(text: str, tmp: Path) -> tuple[str, Any]:
@@ -443,12 +435,7 @@ def assert_reads_alike_on_both_parsers(text: str) -> None:
 
 @sized(50, 200)
 def test_careful_path_reads_alike_on_both_parsers(examples: int) -> None:
-    @settings(max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(YAML_TEXT)
-    def check(text: str) -> None:
-        assert_reads_alike_on_both_parsers(text)
-
-    check()
+    explore(examples, assert_reads_alike_on_both_parsers, YAML_TEXT)
 
 
 def test_values_the_loader_would_convert_are_refused_on_every_path() -> None:
@@ -471,16 +458,14 @@ EDITS = st.sampled_from([*":-[]{}#&*!|>'\"%@`,? \t\n\\", "  ", "\n  ", "a", "1",
 
 @sized(75, 300)
 def test_fast_yaml_never_differs_on_damaged_files(examples: int) -> None:
-    @settings(max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(st.sampled_from(GOLDEN_TEXTS), st.lists(st.tuples(st.floats(0, 1), st.booleans(), EDITS),
-                                                   min_size=1, max_size=3))
     def check(text: str, edits: list[tuple[float, bool, str]]) -> None:
         for where, insert, piece in edits:
             at = int(where * len(text))
             text = text[:at] + piece + text[at + (0 if insert else 1):]
         assert_same_on_both_parsers(text)
 
-    check()
+    explore(examples, check, st.sampled_from(GOLDEN_TEXTS),
+            st.lists(st.tuples(st.floats(0, 1), st.booleans(), EDITS), min_size=1, max_size=3))
 
 
 @sized(40, 150)
@@ -488,10 +473,6 @@ def test_careful_path_reads_damaged_files_alike_on_both_parsers(examples: int) -
     """Unusual characters (tabs, NEL, LS, BOM, CR) send a file to the careful path, where
     libyaml and the pure parser may place things differently: the outcome must not
     depend on which parser is installed."""
-    @settings(max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(st.sampled_from(GOLDEN_TEXTS), st.lists(st.tuples(st.floats(0, 1), EDITS), max_size=3),
-           st.sampled_from(["  x-when: 2024-01-01\n", "  1: int key\n", "  x-bin: !!binary aGk=\n",
-                            "  x-ok: 1\n"]))
     def check(text: str, edits: list[tuple[float, str]], problem: str) -> None:
         text = text.replace("cluster:\n", "cluster:\n" + problem, 1)
         for where, piece in edits:
@@ -499,7 +480,10 @@ def test_careful_path_reads_damaged_files_alike_on_both_parsers(examples: int) -
             text = text[:at] + piece + text[at:]
         assert_reads_alike_on_both_parsers(text)
 
-    check()
+    explore(examples, check, st.sampled_from(GOLDEN_TEXTS),
+            st.lists(st.tuples(st.floats(0, 1), EDITS), max_size=3),
+            st.sampled_from(["  x-when: 2024-01-01\n", "  1: int key\n",
+                             "  x-bin: !!binary aGk=\n", "  x-ok: 1\n"]))
 
 
 # -- jsonschema-rs never calls valid what jsonschema rejects ----------------------------
@@ -580,8 +564,6 @@ def node_paths(data: Any, prefix: tuple[Any, ...] = ()) -> list[list[Any]]:
 
 @sized(75, 300)
 def test_fast_check_never_accepts_what_jsonschema_rejects(examples: int) -> None:
-    @settings(max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(st.data())
     def check(data: st.DataObject) -> None:
         base = data.draw(st.sampled_from(valid_documents()))
         mutant = base
@@ -591,4 +573,4 @@ def test_fast_check_never_accepts_what_jsonschema_rejects(examples: int) -> None
         if fast_accepts(mutant):
             assert not list(jsonschema_validator().iter_errors(mutant))
 
-    check()
+    explore(examples, check, st.data())
